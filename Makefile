@@ -1,0 +1,42 @@
+# One-command set-up: `make demo` and `make test` create .venv, install agqc
+# (editable) with a CPU build of torch, and install Graphviz's dot if missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+TORCH := torch==2.13.0
+STAMP := $(VENV)/.agqc-installed
+
+.PHONY: setup demo test check bench fuzz clean dot
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: on this project's machines it is the CPU build on disk;
+	# agqc's own range (torch>=2.2) then installs nothing more.
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) || echo "warning: could not install graphviz"; \
+	  else echo "warning: Graphviz's dot is missing; install the 'graphviz' package to render drawings"; fi; }
+
+setup: $(STAMP) dot
+
+demo: setup
+	$(VENV)/bin/agqc build specs/cgan.agq
+
+test: setup
+	$(PY) -m pytest
+
+check: setup
+	$(VENV)/bin/agqc check specs/*.agq
+
+bench: setup
+	$(PY) benchmarks/check_speed.py
+	$(PY) benchmarks/overhead.py
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,62 @@
+"""Build: a checked spec -> every output file, written atomically.
+
+Takes a ``Spec``, a stem and an output folder; makes the generated source,
+the DOT and SVG drawing, the summary (text and JSON) and one ``.pt2``
+``torch.export`` program per network in a temporary folder, and only when
+all succeeded moves them into place.  A failed build leaves earlier outputs
+untouched.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class BuildResult:
+    files: list[Path]
+    summary_text: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def build(spec, stem: str, out: Path) -> BuildResult:
+    from .backends.export import export_networks
+    from .backends.graphviz_dot import INSTALL_HINT, have_dot, render
+    from .backends.torch_module import build_module
+
+    out.mkdir(parents=True, exist_ok=True)
+    warnings = []
+    with tempfile.TemporaryDirectory(prefix=f".{stem}.", dir=out) as tmp:
+        tmp = Path(tmp)
+        source = spec.emit_python()
+        (tmp / f"{stem}.py").write_text(source)
+        module = build_module(spec.program, source)
+        dot = spec.to_dot()
+        (tmp / f"{stem}.dot").write_text(dot)
+        if have_dot():
+            render(dot, tmp / f"{stem}.svg", "svg")
+        else:
+            warnings.append(f"no drawing rendered ({stem}.dot written): {INSTALL_HINT}")
+        summary = spec.summary()
+        (tmp / f"{stem}.summary.txt").write_text(summary.text())
+        (tmp / f"{stem}.summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+        export_networks(spec.program, module, tmp)
+        files = sorted(tmp.iterdir())
+        for f in files:
+            os.replace(f, out / f.name)
+    return BuildResult([out / f.name for f in files], summary.text(), warnings)
+
+
+def write_atomically(files: dict[Path, str]) -> None:
+    """Write each file via a temporary sibling and a rename."""
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+
+

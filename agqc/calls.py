@@ -1,0 +1,217 @@
+"""Calls: an op, a block or a network applied to values -> new nodes.
+
+Takes the evaluated arguments of one ``ast.Call`` (the value before ``->``
+comes first); checks them against the op's signature and shape rule, the
+block's typed inputs, or the network's inputs; adds a node to the frame and
+gives its output values.  Every problem is a located diagnostic.
+"""
+from __future__ import annotations
+
+from . import ast
+from .diagnostics import Span, did_you_mean
+from .ops.registry import OpCall, ShapeError, Sym, bind_args, lookup, all_ops
+from .types import FP32, Precision, TensorType, dim_eval, format_dims
+from .values import POISON, Draft, Frame, NetRef, TupleVal, TVal
+from .evaluate import kind_of
+
+
+class Calls:
+    def __init__(self, elaborator):
+        self.el = elaborator
+        self.rep = elaborator.rep
+
+    def call(self, e: ast.Call, piped, f: Frame):
+        positional, kwargs = self.el.ev.call_args(e, f)
+        if piped is not None:
+            positional.insert(0, (piped, piped.span if hasattr(piped, "span") else e.span))
+        target = f.env.get(e.func) if isinstance(f.env.get(e.func), NetRef) else None
+        op = lookup(e.func)
+        block = self.el.scope.blocks.get(e.func)
+        if target is None and op is None and block is None:
+            known = list(all_ops()) + list(self.el.scope.blocks) + [k for k, v in f.env.items()
+                                                                   if isinstance(v, NetRef)]
+            note = did_you_mean(e.func, known)
+            self.rep.error("unknown-op", f"unknown op or block `{e.func}`", e.func_span,
+                           note or "see `agqc ops` for the list of ops")
+            return POISON
+        values = [v for v, _ in positional] + [v for v, _ in kwargs.values()]
+        if any(v is POISON for v in values):
+            return POISON
+        for value, span in positional:
+            if isinstance(value, TupleVal):
+                self.rep.error("tuple-value", f"this gives {len(value.items)} tensors; `{e.func}` takes them one by one",
+                               span, "unpack them first: `a, b = ...`")
+                return POISON
+        if target is not None:
+            return self.network_call(target, e, positional, kwargs, f)
+        if op is not None:
+            return self.op_call(op, e.span, e.alias, e.span, positional, kwargs, f, piped is not None)
+        return self.block_call(block, e, positional, kwargs, f, piped is not None)
+
+    # ---- ops ---------------------------------------------------------------------
+    def op_call(self, op, span: Span, alias, alias_span, positional, kwargs, f: Frame, piped: bool):
+        tensors = [(v, s) for v, s in positional if isinstance(v, TVal)]
+        others = [(v, s) for v, s in positional if not isinstance(v, TVal)]
+        if not self._tensor_count(op.name, op.inputs, len(tensors), span, piped):
+            return POISON
+        bound, problems = bind_args(op.args, [v for v, _ in others], {k: v for k, (v, _) in kwargs.items()})
+        for p in problems:
+            where = (kwargs[p.kwarg][1] if p.kwarg in kwargs else
+                     others[p.index][1] if p.index is not None and p.index < len(others) else span)
+            self.rep.error(p.code, f"{op.name}: {p.message}", where, *([p.note] if p.note else []))
+        if problems or not self._dtypes_ok(op, tensors):
+            return POISON
+        call = OpCall([t.type for t, _ in tensors], bound)
+        try:
+            call.outputs = op.infer(call)
+        except ShapeError as err:
+            self._shape_error(op.name, err, tensors, span)
+            return POISON
+        precision, compute = f.precision, self._compute(op, f.precision, span)
+        draft = Draft(f.new_id(), "op", op.name, bound, tuple(t.ref for t, _ in tensors), tuple(call.outputs),
+                      precision, (compute,) * len(call.outputs), span, base=op.name, alias=alias,
+                      alias_span=alias_span)
+        vals = f.add(draft)
+        return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), span)
+
+    def _tensor_count(self, name: str, want: int, got: int, span: Span, piped: bool) -> bool:
+        if (want == -1 and got >= 1) or want == got:
+            return True
+        need = "one or more tensor inputs" if want == -1 else (
+            "no tensor input" if want == 0 else f"{want} tensor input{'s' if want > 1 else ''}")
+        code = "missing-arg" if got < max(want, 1) else "too-many-args"
+        notes = ["the tensor before `->` is its first input"] if piped else []
+        self.rep.error(code, f"`{name}` takes {need}, found {got}", span, *notes)
+        return False
+
+    def _dtypes_ok(self, op, tensors) -> bool:
+        ok = True
+        for t, span in tensors:
+            if op.input_dtype != "any" and t.type.dtype != op.input_dtype:
+                want = "integer ids" if op.input_dtype == "int" else "a float tensor"
+                self.rep.error("dtype-mismatch", f"`{op.name}` takes {want}, found {t.type}", span,
+                               f"that tensor comes from {t.span.short()}")
+                ok = False
+        return ok
+
+    def _shape_error(self, name: str, err: ShapeError, tensors, span: Span) -> None:
+        notes = []
+        if err.expected:
+            notes.append(f"expected {err.expected}")
+        source = tensors[err.input_index] if err.input_index < len(tensors) else None
+        if err.found:
+            origin = f" (from line {source[0].span.line})" if source else ""
+            notes.append(f"found {err.found}{origin}")
+        self.rep.error(err.code, f"{name}: {err.message}", span, *notes)
+
+    def _compute(self, op, precision: Precision, span: Span) -> Precision:
+        if op.precision_sensitive and precision.name != "fp32":
+            self.rep.warning("precision-kept", f"{op.name} runs in fp32 inside this @{precision} region",
+                             span, "normalisation statistics and softmax lose accuracy in low precision")
+            return FP32
+        return precision if precision.torch_dtype else FP32
+
+    def tensor_binop(self, e: ast.BinOp, left, right, f: Frame):
+        names = {"+": "add", "*": "mul"}
+        if e.op not in names or not (isinstance(left, TVal) and isinstance(right, TVal)):
+            if isinstance(left, TupleVal) or isinstance(right, TupleVal):
+                self.rep.error("tuple-value", f"`{e.op}` takes one tensor on each side", e.span,
+                               "unpack the call's results first: `a, b = ...`")
+            else:
+                self.rep.error("arg-type", f"`{e.op}` between {kind_of(left)} and {kind_of(right)} is not supported",
+                               e.span, "tensors can be added (`+`) and multiplied (`*`) element-wise")
+            return POISON
+        op = lookup(names[e.op])
+        return self.op_call(op, e.span, None, None, [(left, e.left.span), (right, e.right.span)], {}, f, False)
+
+    # ---- blocks --------------------------------------------------------------------
+    def block_call(self, block: ast.Block, e: ast.Call, positional, kwargs, f: Frame, piped: bool):
+        tparams = [p for p in block.params if isinstance(p, ast.TensorParam)]
+        tensors = [(v, s) for v, s in positional if isinstance(v, TVal)]
+        others = [(v, s) for v, s in positional if not isinstance(v, TVal)]
+        if len(tensors) != len(tparams):
+            self._tensor_count(block.name, len(tparams), len(tensors), e.span, piped)
+            return POISON
+        config = self.el.bind_config(block, others, kwargs, e.span)
+        if config is None:
+            return POISON
+        graph = self.el.instantiate(block, config, tensors, f.precision, e.span)
+        if graph is None:
+            return POISON
+        outs = graph.output_types()
+        computes = tuple(graph.result_computes())
+        draft = Draft(f.new_id(), "call", block.name, {}, tuple(t.ref for t, _ in tensors), tuple(outs),
+                      f.precision, computes, e.span, base=snake(block.name), alias=e.alias,
+                      alias_span=e.span, callee=graph.key)
+        vals = f.add(draft)
+        return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), e.span)
+
+    # ---- networks (in a model's flow) ------------------------------------------------
+    def network_call(self, net: NetRef, e: ast.Call, positional, kwargs, f: Frame):
+        graph = self.el.graphs[net.graph_key]
+        for name, (_, span) in kwargs.items():
+            self.rep.error("unknown-arg", f"network `{net.name}` takes no keyword `{name}`", span,
+                           f"networks are configured where they are declared (line {net.span.line})")
+        bad = [(v, s) for v, s in positional if not isinstance(v, TVal)]
+        for v, span in bad:
+            self.rep.error("not-a-tensor", f"network `{net.name}` takes tensors, found {kind_of(v)}", span)
+        tensors = [(v, s) for v, s in positional if isinstance(v, TVal)]
+        if kwargs or bad or not self._tensor_count(net.name, len(graph.inputs), len(tensors), e.span, False):
+            return POISON
+        binding: dict = {}
+        for (value, span), declared in zip(tensors, graph.input_types()):
+            problem = match_type(declared, value.type, binding)
+            if problem:
+                self.rep.error("shape-mismatch" if "dtype" not in problem else "dtype-mismatch",
+                               f"network `{net.name}`: {problem}", span, f"expected {declared}",
+                               f"found {value.type} (from line {value.span.line})")
+                return POISON
+        outs = tuple(substitute(t, binding) for t in graph.output_types())
+        computes = tuple(FP32 for _ in outs)  # networks hand back float32 at their boundary
+        draft = Draft(f.new_id(), "call", graph.name, {}, tuple(t.ref for t, _ in tensors), outs, FP32,
+                      computes, e.span, base=net.name, callee=graph.key, module=net.name)
+        vals = f.add(draft)
+        return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), e.span)
+
+
+def snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower())):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def match_type(declared: TensorType, actual: TensorType, binding: dict) -> str | None:
+    """Unify a declared type (symbols allowed) with an actual one; None if they fit."""
+    if declared.dtype != actual.dtype:
+        return f"expected a {declared.dtype} tensor (dtype), found {actual.dtype}"
+    if declared.rank != actual.rank:
+        return f"expected rank {declared.rank} {format_dims(declared.shape)}, found rank {actual.rank}"
+    for want, have in zip(declared.shape, actual.shape):
+        if isinstance(want, str) and "*" not in want and "+" not in want:
+            if binding.setdefault(want, have) != have:
+                return f"`{want}` is {binding[want]} in one input and {have} in another"
+        elif resolve_dim(want, binding) != have:
+            return f"size {want} does not fit {have}"
+    return None
+
+
+def resolve_dim(d, binding: dict):
+    return d if isinstance(d, int) else _subst_product(d, binding)
+
+
+def _subst_product(d: str, binding: dict):
+    from .types import dim_mul
+    parts = [binding.get(p, int(p) if p.isdigit() else p) for p in d.split("*")]
+    return dim_mul(*parts)
+
+
+def substitute(t: TensorType, binding: dict) -> TensorType:
+    shape = tuple(d if isinstance(d, int) else (binding.get(d, d) if "*" not in d else _subst_product(d, binding))
+                  for d in t.shape)
+    return TensorType(shape, t.dtype)
+
+
+__all__ = ["Calls", "match_type", "substitute", "snake", "Sym"]

@@ -1,0 +1,130 @@
+"""The command line: ``agqc build|check|emit|summary|ops``.
+
+Takes argv; returns an exit status: 0 fine, 1 a problem in the user's spec
+(every diagnostic printed), 2 a bug in agqc.  ``check`` and ``summary``
+never import torch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from .diagnostics import AgqcError, render
+
+EXAMPLES = """examples:
+  agqc build specs/cgan.agq            # check, then write build/cgan/: .py, .dot, .svg, summary, .pt2
+  agqc build specs/vae.agq -o out/     # write into out/ instead
+  agqc check specs/*.agq               # shapes, names and precision only (fast, no torch)
+  agqc emit specs/cgan.agq -o cgan.py  # standalone PyTorch source
+  agqc summary specs/gan.agq --json    # per-layer parameters, shapes, precision, MACs
+  agqc ops                             # the ops the language knows
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="agqc", description="Compile .agq neural-network specs to PyTorch.",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version="agqc 0.1.0")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    b = sub.add_parser("build", help="check and write module source, drawing, summary and export")
+    b.add_argument("spec")
+    b.add_argument("-o", "--output", help="output folder (default: build/<spec name>/)")
+    c = sub.add_parser("check", help="check specs without building anything")
+    c.add_argument("specs", nargs="+")
+    e = sub.add_parser("emit", help="print (or write) standalone PyTorch source")
+    e.add_argument("spec")
+    e.add_argument("-o", "--output", help="file to write instead of printing")
+    s = sub.add_parser("summary", help="per-node table: shapes, parameters, precision, MACs")
+    s.add_argument("spec")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sub.add_parser("ops", help="list the ops with their arguments")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AgqcError as err:
+        for d in err.diagnostics:
+            print(render(d), file=sys.stderr)
+        n = len(err.diagnostics)
+        print(f"agqc: {n} error{'s' if n != 1 else ''}; nothing written", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - anything else is our bug, said plainly
+        print("agqc: internal error: this is a bug in agqc, not in your spec. Please report it with the spec "
+              "and this message:", file=sys.stderr)
+        traceback.print_exception(exc, file=sys.stderr, limit=-6)
+        return 2
+
+
+def _load(path: str):
+    from .api import load
+    spec = load(path)
+    for w in spec.warnings:
+        print(render(w, spec.program.sources), file=sys.stderr)
+    return spec
+
+
+def cmd_check(args) -> int:
+    status = 0
+    for path in args.specs:
+        try:
+            spec = _load(path)
+            print(f"{path}: ok ({len(spec.networks)} network{'s' if len(spec.networks) != 1 else ''})")
+        except AgqcError as err:
+            for d in err.diagnostics:
+                print(render(d), file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_emit(args) -> int:
+    source = _load(args.spec).emit_python()
+    if args.output:
+        from .build import write_atomically
+        write_atomically({Path(args.output): source})
+    else:
+        sys.stdout.write(source)
+    return 0
+
+
+def cmd_summary(args) -> int:
+    summary = _load(args.spec).summary()
+    sys.stdout.write(json.dumps(summary.as_dict(), indent=2) + "\n" if args.json else summary.text())
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .build import build
+    spec = _load(args.spec)
+    out = Path(args.output) if args.output else Path("build") / Path(args.spec).stem
+    result = build(spec, Path(args.spec).stem, out)
+    sys.stdout.write(result.summary_text)
+    for warning in result.warnings:
+        print(f"agqc: warning: {warning}", file=sys.stderr)
+    print(f"wrote {out}/: " + ", ".join(p.name for p in result.files))
+    return 0
+
+
+def cmd_ops(args) -> int:
+    from .ops.registry import all_ops
+    for name, op in sorted(all_ops().items()):
+        sig = ", ".join(a.name + ("..." if a.variadic else "") + ("" if a.required or a.variadic
+                        else f"={_show(a.default)}") for a in op.args)
+        ins = {0: "", 1: "x", 2: "a, b", -1: "x, ..."}[op.inputs]
+        print(f"{name}({', '.join(p for p in (ins, sig) if p)})\n    {op.summary}")
+    return 0
+
+
+def _show(value) -> str:
+    return {True: "true", False: "false", None: "none"}.get(value, repr(value)) if not isinstance(value, (int, float)) \
+        or isinstance(value, bool) else str(value)
+
+
+COMMANDS = {"build": cmd_build, "check": cmd_check, "emit": cmd_emit, "summary": cmd_summary, "ops": cmd_ops}

@@ -1,0 +1,117 @@
+"""Diagnostics: located, coded messages instead of exceptions.
+
+Takes spans and messages from every stage; gives ``Diagnostic`` records,
+``Reporter`` (collects them so all problems in a file are reported in one
+run) and ``render`` (the ``file:line:col: error[code]: message`` text with
+the source line and a caret under the span).  ``AgqcError`` carries a list of
+diagnostics out of a stage that cannot go on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+
+from .errorcodes import CODES
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of a source file, 1-based lines and columns, end exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def short(self) -> str:
+        return f"{Path(self.file).name}:{self.line}"
+
+
+NO_SPAN = Span("<agqc>", 0, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str  # "error" or "warning"
+    code: str
+    message: str
+    span: Span
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"undeclared diagnostic code {self.code!r}")
+
+
+class AgqcError(Exception):
+    """A user's mistake: one or more error diagnostics. Exit status 1."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        super().__init__("\n".join(d.message for d in diagnostics))
+        self.diagnostics = diagnostics
+
+
+@dataclass
+class Reporter:
+    """Collects diagnostics; ``raise_if_errors`` ends a stage that found some."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, code: str, message: str, span: Span, *notes: str) -> None:
+        self._add(Diagnostic("error", code, message, span, tuple(notes)))
+
+    def warning(self, code: str, message: str, span: Span, *notes: str) -> None:
+        self._add(Diagnostic("warning", code, message, span, tuple(notes)))
+
+    def _add(self, diagnostic: Diagnostic) -> None:
+        if diagnostic not in self.items:  # a block instantiated twice reports once
+            self.items.append(diagnostic)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "warning"]
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise AgqcError(sorted(self.errors, key=_order))
+
+
+def _order(d: Diagnostic) -> tuple:
+    return (d.span.file, d.span.line, d.span.col, d.code)
+
+
+def did_you_mean(name: str, known) -> str | None:
+    """A note suggesting the nearest known spelling, or None."""
+    close = get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def render(diagnostic: Diagnostic, sources: dict[str, str] | None = None) -> str:
+    """The text a person reads: location, code, message, source line, caret, notes."""
+    d, span = diagnostic, diagnostic.span
+    head = f"{span.where()}: {d.severity}[{d.code}]: {d.message}"
+    lines = [head]
+    text = (sources or {}).get(span.file)
+    if text is None and span.line > 0:
+        try:
+            text = Path(span.file).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = None
+    if text is not None and 0 < span.line <= len(text.splitlines()):
+        source_line = text.splitlines()[span.line - 1].expandtabs(1)
+        gutter = f"{span.line:>5} | "
+        end = span.end_col if span.end_line == span.line else len(source_line) + 1
+        width = max(1, min(end, len(source_line) + 1) - span.col)
+        lines.append(gutter + source_line)
+        lines.append(" " * (len(gutter) - 2) + "| " + " " * (span.col - 1) + "^" * width)
+    lines.extend(f"  note: {note}" for note in d.notes)
+    return "\n".join(lines)

@@ -1,0 +1,127 @@
+"""The IR: one graph per block instantiation, networkx behind a small API.
+
+Made by ``agqc.elaborate``; read by the passes and every backend.  A
+``Graph`` holds ``Node`` records in program (hence topological) order; each
+edge carries the tensor type flowing along it.  ``Program`` is the checked
+whole: every graph by key, the model's networks and its optional flow.
+``dump`` gives a readable text form (like torch.fx's graph printout).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import networkx as nx
+
+from .diagnostics import Diagnostic, Span
+from .types import Precision, TensorType
+
+Ref = tuple[str, int]  # (node name, output port)
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # unique in its graph; the module attribute for ops with state and calls
+    kind: str  # input | op | call | repeat
+    op: str  # op name; block name for call; "repeat"; "input"
+    args: Mapping[str, Any]
+    inputs: tuple[Ref, ...]
+    outputs: tuple[TensorType, ...]
+    precision: Precision  # as annotated (or inherited)
+    computes: tuple[Precision, ...]  # per output: the precision the backend produces
+    span: Span
+    callee: str | None = None  # graph key, for call and repeat
+    count: int = 1  # copies, for repeat
+    module: str | None = None  # attribute name; two calls of one network share it
+    hints: tuple[str, ...] = ()  # variable names for the generated forward
+
+
+@dataclass
+class Graph:
+    key: str
+    name: str  # block name (or model name)
+    kind: str  # block | network | repeat | model
+    span: Span
+    _g: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[Ref] = field(default_factory=list)
+    class_name: str = ""
+    boundary: list[Precision] | None = None  # precisions the outputs are cast to on leaving
+
+    def result_computes(self) -> list[Precision]:
+        """The precision of each output as the caller receives it."""
+        return list(self.boundary) if self.boundary is not None else [self.compute_of(r) for r in self.outputs]
+
+    def add(self, node: Node) -> None:
+        self._g.add_node(node.name, node=node, order=self._g.number_of_nodes())
+        for port_in, (src, port) in enumerate(node.inputs):
+            self._g.add_edge(src, node.name, key=port_in)
+            self._g.edges[src, node.name].setdefault("types", []).append(self.type_of((src, port)))
+        if node.kind == "input":
+            self.inputs.append(node.name)
+
+    def node(self, name: str) -> Node:
+        return self._g.nodes[name]["node"]
+
+    def nodes(self) -> list[Node]:
+        """All nodes in a deterministic topological order (program order)."""
+        order = nx.lexicographical_topological_sort(self._g, key=lambda n: self._g.nodes[n]["order"])
+        return [self._g.nodes[n]["node"] for n in order]
+
+    def type_of(self, ref: Ref) -> TensorType:
+        return self.node(ref[0]).outputs[ref[1]]
+
+    def compute_of(self, ref: Ref) -> Precision:
+        return self.node(ref[0]).computes[ref[1]]
+
+    def users(self, name: str) -> list[Node]:
+        return [self.node(n) for n in self._g.successors(name)]
+
+    def output_types(self) -> list[TensorType]:
+        return [self.type_of(r) for r in self.outputs]
+
+    def input_types(self) -> list[TensorType]:
+        return [self.node(n).outputs[0] for n in self.inputs]
+
+    @property
+    def nx(self) -> nx.DiGraph:
+        return self._g
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    role: str
+    graph: str  # key into Program.graphs
+    span: Span
+
+
+@dataclass
+class Program:
+    file: str
+    model: str
+    graphs: dict[str, Graph]
+    networks: list[Network]
+    flow: Graph | None
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str]
+
+    def graph(self, key: str) -> Graph:
+        return self.graphs[key]
+
+    def network(self, name: str) -> Network:
+        return next(n for n in self.networks if n.name == name)
+
+
+def dump(program: Program) -> str:
+    """A readable text form of the IR, one line per node."""
+    lines = []
+    for g in list(program.graphs.values()) + ([program.flow] if program.flow else []):
+        lines.append(f"graph {g.class_name or g.name} ({g.kind}):")
+        for n in g.nodes():
+            ins = ", ".join(f"{s}.{p}" if p else s for s, p in n.inputs)
+            outs = ", ".join(str(t) for t in n.outputs)
+            extra = f" -> {n.callee}" if n.callee else ""
+            lines.append(f"  {n.name} = {n.op}({ins}){extra} : {outs} @{n.precision}")
+        lines.append("  return " + ", ".join(f"{s}.{p}" if p else s for s, p in g.outputs))
+    return "\n".join(lines) + "\n"

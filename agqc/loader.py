@@ -1,0 +1,132 @@
+"""Loader: a spec path -> every file it imports, and the global scope.
+
+Takes the main file's path; gives ``Scope`` (constants evaluated, blocks by
+name, the main file's model, and each file's text for diagnostics).  Imports
+are relative file paths (``import "layers.agq"``) or standard-library
+modules shipped with agqc (``import std.gan``).  Reports missing files,
+import cycles, imports outside the spec's folder and duplicate names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ast
+from .diagnostics import AgqcError, Reporter, Span, did_you_mean
+from .parse import parse_source
+
+STDLIB = Path(__file__).parent / "stdlib"
+MAX_FILE_BYTES = 1_000_000
+
+
+@dataclass
+class Scope:
+    main: str
+    consts: dict[str, object] = field(default_factory=dict)
+    const_spans: dict[str, Span] = field(default_factory=dict)
+    blocks: dict[str, ast.Block] = field(default_factory=dict)
+    model: ast.Model | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def load(path: str | Path, reporter: Reporter) -> Scope:
+    """Parse the main file and its imports; evaluate constants."""
+    path = Path(path)
+    scope = Scope(main=str(path))
+    root = path.resolve().parent
+    order: list[ast.Module] = []
+    _load_file(path, None, root, scope, reporter, [], order, set())
+    reporter.raise_if_errors()
+    from .evaluate import eval_const  # constants may use integer arithmetic
+
+    for module in order:
+        for item in module.items:
+            if isinstance(item, ast.Const):
+                _define(scope.consts, item.name, item.span, scope, reporter)
+                scope.consts[item.name] = eval_const(item.value, scope.consts, reporter)
+                scope.const_spans[item.name] = item.span
+            elif isinstance(item, ast.Block):
+                _define(scope.blocks, item.name, item.name_span, scope, reporter)
+                scope.blocks[item.name] = item
+            elif isinstance(item, ast.Model) and module.file == str(path):
+                if scope.model is not None:
+                    reporter.error("duplicate-name", f"a spec defines one model; `{item.name}` is a second",
+                                   item.name_span, f"the first is `{scope.model.name}` at line {scope.model.span.line}")
+                else:
+                    scope.model = item
+    return scope
+
+
+def _define(table: dict, name: str, span: Span, scope: Scope, reporter: Reporter) -> None:
+    if name in scope.consts or name in scope.blocks:
+        first = scope.const_spans.get(name) or scope.blocks[name].name_span
+        reporter.error("duplicate-name", f"`{name}` is defined twice", span,
+                       f"first defined at {first.where()}")
+
+
+def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter: Reporter,
+               stack: list[Path], order: list, done: set) -> None:
+    key = path.resolve()
+    if key in stack:
+        cycle = " -> ".join(p.name for p in stack[stack.index(key):] + [key])
+        reporter.error("import-cycle", f"import cycle: {cycle}", span, "a file cannot import itself, directly or not")
+        return
+    if key in done:
+        return
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            reporter.error("limit", f"{path.name} is larger than {MAX_FILE_BYTES:,} bytes", span or _top(path))
+            return
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
+        reporter.error("import-not-found", f"cannot read {path}: {reason}", span or _top(path))
+        return
+    scope.sources[str(path)] = text
+    try:
+        module = parse_source(text, str(path))
+    except AgqcError as err:
+        for d in err.diagnostics:
+            reporter._add(d)
+        return
+    stack.append(key)
+    for item in module.items:
+        if isinstance(item, ast.Import):
+            target = _resolve_import(item, path, root, reporter)
+            if target is not None:
+                _load_file(target, item.span, root, scope, reporter, stack, order, done)
+    stack.pop()
+    done.add(key)
+    order.append(module)
+
+
+def _resolve_import(item: ast.Import, importer: Path, root: Path, reporter: Reporter) -> Path | None:
+    if item.is_std:
+        parts = item.target.split(".")
+        if parts[0] != "std" or len(parts) < 2:
+            reporter.error("import-not-found", f"`import {item.target}`: a bare name imports from the standard "
+                           "library, as `std.NAME`", item.span, f'to import a file, quote it: import "{item.target}.agq"')
+            return None
+        target = STDLIB.joinpath(*parts[1:]).with_suffix(".agq")
+        if not target.is_file():
+            known = sorted(p.stem for p in STDLIB.glob("*.agq"))
+            note = did_you_mean(item.target.removeprefix("std."), known) or (
+                "the standard library has: " + ", ".join(f"std.{k}" for k in known))
+            reporter.error("import-not-found", f"no standard-library module `{item.target}`", item.span, note)
+            return None
+        return target
+    target = (importer.parent / item.target)
+    resolved = target.resolve()
+    if not (resolved.is_relative_to(root) or resolved.is_relative_to(STDLIB.resolve())):
+        reporter.error("import-outside-root", f"`{item.target}` is outside the spec's folder {root}",
+                       item.span, "imports may only reach files under the main spec's folder")
+        return None
+    if not target.is_file():
+        reporter.error("import-not-found", f"no file `{item.target}` next to {importer.name}", item.span,
+                       f"looked for {target}")
+        return None
+    return target
+
+
+def _top(path: Path) -> Span:
+    return Span(str(path), 1, 1, 1, 2)

@@ -1,0 +1,88 @@
+"""Naming: draft nodes -> final, stable names; graphs -> class names.
+
+Takes a finished ``Frame``; gives a ``Graph`` whose node names are the
+attribute names of the generated module (``linear``, ``linear1``,
+``linear2``, ``blocks``...).  A name used once keeps its stem; a stem used
+several times is numbered from 1 in program order.  Explicit ``as`` names
+win and must be unique.  Same spec, same names.
+"""
+from __future__ import annotations
+
+import keyword
+from collections import Counter
+
+from .diagnostics import Reporter
+from .ir import Graph, Node
+from .values import Frame
+
+# Attributes of torch.nn.Module and words of the generated code: never a layer's name.
+RESERVED = {
+    "self", "torch", "nn", "F", "forward", "train", "eval", "training", "parameters", "buffers",
+    "children", "modules", "state_dict", "load_state_dict", "to", "cpu", "cuda", "float", "half",
+    "double", "bfloat16", "type", "apply", "zero_grad", "register_buffer", "add_module",
+    "get_submodule", "named_modules", "named_parameters", "requires_grad_", "extra_repr", "dump_patches",
+    "call_super_init", "register_module", "get_parameter", "share_memory", "ipu", "xpu", "mtia",
+}
+
+
+def finalize_graph(f: Frame, reporter: Reporter, boundary=None) -> Graph:
+    names = _node_names(f, reporter)
+    graph = Graph(f.key, f.name, f.kind, f.span, boundary=boundary)
+    for d in f.drafts:
+        name = names[d.id]
+        module = d.module or (name if d.kind in ("call", "repeat") or _has_module(d) else None)
+        graph.add(Node(name, d.kind, d.op, dict(d.args), tuple((names[r], p) for r, p in d.inputs),
+                       d.outputs, d.precision, d.computes, d.span, d.callee, d.count, module, tuple(d.hints)))
+    graph.outputs = [(names[v.ref[0]], v.ref[1]) for v in f.outputs or []]
+    return graph
+
+
+def _has_module(d) -> bool:
+    from .ops.registry import lookup
+    op = lookup(d.op)
+    return op is not None and op.has_module
+
+
+def _node_names(f: Frame, reporter: Reporter) -> dict[str, str]:
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for d in f.drafts:
+        if d.alias is None:
+            continue
+        if d.alias in taken or d.alias in RESERVED or keyword.iskeyword(d.alias):
+            why = "is already used in this block" if d.alias in taken else "is reserved by PyTorch or Python"
+            reporter.error("duplicate-name", f"the name `{d.alias}` {why}", d.alias_span or d.span)
+            continue
+        names[d.id] = d.alias
+        taken.add(d.alias)
+    stems = Counter(d.base for d in f.drafts if d.id not in names)
+    seen: Counter = Counter()
+    for d in f.drafts:
+        if d.id in names:
+            continue
+        seen[d.base] += 1
+        candidate = d.base if stems[d.base] == 1 else f"{d.base}{seen[d.base]}"
+        while candidate in taken or candidate in RESERVED or keyword.iskeyword(candidate):
+            candidate += "_"
+        names[d.id] = candidate
+        taken.add(candidate)
+    return names
+
+
+def assign_class_names(graphs: dict[str, Graph], flow: Graph | None, model_name: str) -> None:
+    """One Python class per graph: the block's name, numbered when specialised twice."""
+    used: Counter = Counter()
+    if flow is not None:
+        flow.class_name = model_name
+        used[model_name] += 1
+    for g in graphs.values():
+        if g.kind == "repeat":
+            continue
+        used[g.name] += 1
+        g.class_name = g.name if used[g.name] == 1 else f"{g.name}_{used[g.name]}"
+    for g in graphs.values():
+        if g.kind == "repeat":
+            parent = graphs.get(g.key.rsplit("/", 1)[0])
+            stem = f"{parent.class_name if parent else g.name}Layer"
+            used[stem] += 1
+            g.class_name = stem if used[stem] == 1 else f"{stem}{used[stem]}"

@@ -1,0 +1,223 @@
+"""Stateless ops: activations, pooling, reshaping, joins, arithmetic, noise.
+
+Each lowers to one expression in ``forward``; none owns an nn.Module.
+"""
+from __future__ import annotations
+
+from ..types import Dim, TensorType, dim_mul, format_dims
+from .registry import Arg, OpCall, OpDef, ShapeError, Sym, declare
+from .shapes import broadcast, conv_out, known, need_rank, positive
+
+
+def _same(c: OpCall):
+    return [c.x]
+
+
+def _elementwise(name: str, summary: str, expr: str, args=(), sensitive=False, label=None):
+    declare(OpDef(
+        name, summary, 1, args, _same, params=lambda c: 0, macs=lambda c: 0,
+        lower=lambda e: (None, expr.format(x=e.inputs[0], **e.call.args)),
+        label=label or (lambda c: name), precision_sensitive=sensitive,
+    ))
+
+
+_elementwise("relu", "max(x, 0)", "F.relu({x})")
+_elementwise("gelu", "Gaussian error linear unit", "F.gelu({x})")
+_elementwise("silu", "x * sigmoid(x) (swish)", "F.silu({x})")
+_elementwise("tanh", "hyperbolic tangent", "torch.tanh({x})")
+_elementwise("sigmoid", "logistic function", "torch.sigmoid({x})")
+_elementwise("leaky_relu", "max(x, slope * x)", "F.leaky_relu({x}, {slope})",
+             args=(Arg("slope", "float", 0.01),), label=lambda c: f"leaky_relu {c.args['slope']}")
+
+
+def _softmax_infer(c: OpCall):
+    dim = c.args["dim"]
+    if not -c.x.rank <= dim < c.x.rank:
+        raise ShapeError(f"softmax dim {dim} is out of range for rank {c.x.rank}", found=str(c.x),
+                         code="bad-value")
+    return [c.x]
+
+
+declare(OpDef(
+    "softmax", "normalised exponential along one dimension", 1, (Arg("dim", "int", -1),), _softmax_infer,
+    params=lambda c: 0, macs=lambda c: 0,
+    lower=lambda e: (None, f"F.softmax({e.inputs[0]}, dim={e.call.args['dim']})"),
+    label=lambda c: "softmax", precision_sensitive=True,
+))
+
+
+# ---- pooling -----------------------------------------------------------------
+def _pool(kind: str, spatial: int):
+    name = f"{kind}_pool{spatial}d"
+
+    def infer(c: OpCall):
+        need_rank(c.x, (2 + spatial,), name)
+        a = c.args
+        stride = a["stride"] if a["stride"] is not None else a["kernel"]
+        positive(a["kernel"], "kernel")
+        positive(stride, "stride")
+        if a["padding"] * 2 > a["kernel"]:
+            raise ShapeError(f"{name}: padding {a['padding']} is more than half the kernel {a['kernel']}",
+                             code="bad-value")
+        sizes = tuple(conv_out(known(d, f"{name}'s spatial size", c.x), a["kernel"], stride, a["padding"], 1,
+                               name, c.x) for d in c.x.shape[2:])
+        return [TensorType(c.x.shape[:2] + sizes)]
+
+    def lower(e):
+        a = e.call.args
+        extra = (f", stride={a['stride']}" if a["stride"] is not None else "") + (
+            f", padding={a['padding']}" if a["padding"] else "")
+        return None, f"F.{name}({e.inputs[0]}, {a['kernel']}{extra})"
+
+    declare(OpDef(
+        name, f"{kind} pooling over a {spatial}-D window", 1,
+        (Arg("kernel", "int"), Arg("stride", "int?", None), Arg("padding", "int", 0)), infer,
+        params=lambda c: 0, macs=lambda c: 0, lower=lower,
+        label=lambda c: f"{name} {c.args['kernel']}",
+    ))
+
+
+def _adaptive(kind: str, spatial: int):
+    name = f"adaptive_{kind}_pool{spatial}d"
+
+    def infer(c: OpCall):
+        need_rank(c.x, (2 + spatial,), name)
+        positive(c.args["size"], "size")
+        return [TensorType(c.x.shape[:2] + (c.args["size"],) * spatial)]
+
+    declare(OpDef(
+        name, f"{kind} pooling to a fixed {spatial}-D output size", 1, (Arg("size", "int"),), infer,
+        params=lambda c: 0, macs=lambda c: 0,
+        lower=lambda e: (None, f"F.{name}({e.inputs[0]}, {e.call.args['size']})"),
+        label=lambda c: f"{name} {c.args['size']}",
+    ))
+
+
+for _kind in ("max", "avg"):
+    for _s in (1, 2):
+        _pool(_kind, _s)
+        _adaptive(_kind, _s)
+
+
+# ---- reshaping -----------------------------------------------------------------
+def _flatten_infer(c: OpCall):
+    if c.x.rank < 2:
+        raise ShapeError("flatten keeps dimension 0 and needs at least one more", found=str(c.x))
+    return [TensorType((c.x.shape[0], dim_mul(*c.x.shape[1:])))]
+
+
+declare(OpDef(
+    "flatten", "[B, d1, d2, ...] -> [B, d1*d2*...]", 1, (), _flatten_infer,
+    params=lambda c: 0, macs=lambda c: 0, lower=lambda e: (None, f"{e.inputs[0]}.flatten(1)"),
+    label=lambda c: "flatten",
+))
+
+
+def _dims_value(values) -> tuple[Dim, ...]:
+    return tuple(v.name if isinstance(v, Sym) else v for v in values)
+
+
+def _reshape_infer(c: OpCall):
+    dims = _dims_value(c.args["dims"])
+    if not dims:
+        raise ShapeError("reshape needs the new sizes after dimension 0, e.g. reshape(128, 7, 7)",
+                         code="missing-arg")
+    for d in dims:
+        if isinstance(d, int):
+            positive(d, "a reshape size")
+    have, want = dim_mul(*c.x.shape[1:]), dim_mul(*dims)
+    if have != want:
+        raise ShapeError(f"reshape cannot turn {format_dims(c.x.shape[1:])} ({have} elements per item) "
+                         f"into {format_dims(dims)} ({want})",
+                         expected=f"{want} elements after dimension 0", found=str(c.x))
+    return [TensorType((c.x.shape[0],) + dims)]
+
+
+declare(OpDef(
+    "reshape", "[B, ...] -> [B, *dims]: keeps dimension 0, regroups the rest", 1,
+    (Arg("dims", "dim", variadic=True),), _reshape_infer, params=lambda c: 0, macs=lambda c: 0,
+    lower=lambda e: (None, f"{e.inputs[0]}.reshape({e.inputs[0]}.size(0), "
+                           + ", ".join(e.dim(d) for d in _dims_value(e.call.args["dims"])) + ")"),
+    label=lambda c: "reshape " + format_dims(_dims_value(c.args["dims"])),
+))
+
+
+# ---- joins and arithmetic ---------------------------------------------------------
+def _concat_infer(c: OpCall):
+    first, dim = c.inputs[0], c.args["dim"]
+    if not -first.rank <= dim < first.rank:
+        raise ShapeError(f"concat dim {dim} is out of range for rank {first.rank}", found=str(first),
+                         code="bad-value")
+    axis = dim % first.rank
+    for i, t in enumerate(c.inputs[1:], start=1):
+        others = [d for k, d in enumerate(t.shape) if k != axis]
+        if t.rank != first.rank or others != [d for k, d in enumerate(first.shape) if k != axis]:
+            raise ShapeError(f"concat along dim {dim}: all other dimensions must agree",
+                             expected=str(first), found=str(t), input_index=i)
+    return [TensorType(first.shape[:axis] + (_sum(c.inputs, axis),) + first.shape[axis + 1:])]
+
+
+def _sum(inputs: list[TensorType], axis: int) -> Dim:
+    dims = [t.shape[axis] for t in inputs]
+    if all(isinstance(d, int) for d in dims):
+        return sum(dims)
+    return "+".join(str(d) for d in dims)  # shown, never multiplied
+
+
+declare(OpDef(
+    "concat", "join tensors along one dimension", -1, (Arg("dim", "int", -1),), _concat_infer,
+    params=lambda c: 0, macs=lambda c: 0,
+    lower=lambda e: (None, f"torch.cat([{', '.join(e.inputs)}], dim={e.call.args['dim']})"),
+    label=lambda c: "concat",
+))
+
+
+def _binary(name: str, symbol: str, summary: str):
+    declare(OpDef(
+        name, summary, 2, (), lambda c: [TensorType(broadcast(c.inputs[0], c.inputs[1], name))],
+        params=lambda c: 0, macs=lambda c: 0,
+        lower=lambda e: (None, f"{e.inputs[0]} {symbol} {e.inputs[1]}"), label=lambda c: symbol,
+    ))
+
+
+_binary("add", "+", "element-wise sum (residual and skip connections)")
+_binary("mul", "*", "element-wise product (gating, conditioning)")
+
+
+# ---- sampling -------------------------------------------------------------------
+def _normal_infer(c: OpCall):
+    dims = _dims_value(c.args["dims"])
+    if not dims:
+        raise ShapeError("normal needs the sizes of the noise, e.g. normal(B, 100)", code="missing-arg")
+    for d in dims:
+        if isinstance(d, int):
+            positive(d, "a noise size")
+    return [TensorType(dims)]
+
+
+def _normal_lower(e):
+    sizes = ", ".join(e.dim(d) for d in _dims_value(e.call.args["dims"]))
+    return None, f"torch.randn({sizes}, device={e.device}{e.dtype_kw()})"
+
+
+declare(OpDef(
+    "normal", "standard normal noise of the given shape (a GAN's latent input)", 0,
+    (Arg("dims", "dim", variadic=True),), _normal_infer, params=lambda c: 0, macs=lambda c: 0,
+    lower=_normal_lower, label=lambda c: "normal noise", random=True,
+))
+
+
+def _reparam_infer(c: OpCall):
+    mu, logvar = c.inputs
+    if mu.shape != logvar.shape:
+        raise ShapeError("reparameterise needs mu and logvar of the same shape",
+                         expected=str(mu), found=str(logvar), input_index=1)
+    return [mu]
+
+
+declare(OpDef(
+    "reparameterise", "z = mu + exp(logvar / 2) * eps, eps ~ N(0, 1) (Kingma & Welling 2013)", 2, (),
+    _reparam_infer, params=lambda c: 0, macs=lambda c: 0,
+    lower=lambda e: (None, f"{e.inputs[0]} + torch.exp(0.5 * {e.inputs[1]}) * torch.randn_like({e.inputs[0]})"),
+    label=lambda c: "reparameterise", random=True,
+))

@@ -1,0 +1,223 @@
+"""The op registry: every primitive op declared once, with all its pieces.
+
+Takes nothing; gives ``OpDef`` (signature, shape rule, parameter count, MAC
+count, torch lowering, drawing label), ``REGISTRY`` (name -> OpDef, filled by
+the modules in this package), ``lookup`` and ``bind_args``, which matches a
+call's arguments to a signature (shared with block calls).  Shape rules raise
+``ShapeError``; the elaborator turns it into a located diagnostic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..types import Dim, TensorType
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Sym:
+    """A symbolic dimension used as a value (``normal(B, 100)``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str  # int | float | bool | str | dim | int? | name
+    default: Any = REQUIRED
+    choices: tuple = ()
+    variadic: bool = False  # collects the remaining positional values
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED and not self.variadic
+
+
+@dataclass
+class OpCall:
+    """One use of an op, as a shape rule or lowering sees it."""
+
+    inputs: list[TensorType]
+    args: dict[str, Any]
+    outputs: list[TensorType] = field(default_factory=list)
+
+    @property
+    def x(self) -> TensorType:
+        return self.inputs[0]
+
+    @property
+    def out(self) -> TensorType:
+        return self.outputs[0]
+
+
+@dataclass
+class LowerCtx:
+    """What a torch lowering needs: the input expressions and a few helpers."""
+
+    inputs: list[str]  # Python expressions for the input tensors (casts applied)
+    call: OpCall
+    attr: str  # "self.linear1": where a module-backed op lives
+    dtype: str | None  # "torch.bfloat16", or None for the default float32
+    dim: Callable[[Dim], str]  # a dimension as a Python expression
+    device: str  # a Python expression for the device
+
+    def dtype_kw(self) -> str:
+        return f", dtype={self.dtype}" if self.dtype else ""
+
+
+class ShapeError(Exception):
+    """A shape rule's complaint, with the expected and the found shape."""
+
+    def __init__(self, message: str, expected: str | None = None, found: str | None = None,
+                 input_index: int = 0, code: str = "shape-mismatch"):
+        super().__init__(message)
+        self.message, self.expected, self.found = message, expected, found
+        self.input_index, self.code = input_index, code
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    summary: str
+    inputs: int  # tensor inputs; -1: one or more; 0: none
+    args: tuple[Arg, ...]
+    infer: Callable[[OpCall], list[TensorType]]
+    params: Callable[[OpCall], int]
+    macs: Callable[[OpCall], Dim]
+    lower: Callable[[LowerCtx], tuple[str | None, str]]  # (module in __init__, forward expr)
+    label: Callable[[OpCall], str]
+    input_dtype: str = "float"  # float | int | any
+    precision_sensitive: bool = False
+    random: bool = False
+
+    @property
+    def has_module(self) -> bool:
+        """Whether the lowering keeps state in an nn.Module attribute."""
+        return self.lower is not None and getattr(self.lower, "module", False)
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def declare(op: OpDef) -> OpDef:
+    if op.name in REGISTRY:
+        raise ValueError(f"op {op.name} declared twice")
+    REGISTRY[op.name] = op
+    return op
+
+
+def module_lowering(fn):
+    """Marks a lowering whose first result is an nn.Module constructor."""
+    fn.module = True
+    return fn
+
+
+def lookup(name: str) -> OpDef | None:
+    _load()
+    return REGISTRY.get(name)
+
+
+def all_ops() -> dict[str, OpDef]:
+    _load()
+    return dict(REGISTRY)
+
+
+def _load() -> None:
+    if not REGISTRY:
+        from . import functional, layers  # noqa: F401  (each module declares its ops)
+
+
+# ---- argument binding, shared by ops and blocks ----------------------------
+@dataclass
+class BindProblem:
+    code: str
+    message: str
+    index: int | None = None  # positional index, or None
+    kwarg: str | None = None
+    note: str | None = None
+
+
+def kind_ok(kind: str, value: Any) -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "int?":
+        return value is None or kind_ok("int", value)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind in ("str", "name"):
+        return isinstance(value, str)
+    if kind == "dim":
+        return kind_ok("int", value) or isinstance(value, Sym)
+    return True  # "any"
+
+
+KIND_WORDS = {"int": "an integer", "int?": "an integer", "float": "a number",
+              "bool": "true or false", "str": "a string", "name": "a name",
+              "dim": "a dimension (an integer or a symbolic size)", "any": "a value"}
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"`{'true' if value else 'false'}`"
+    if isinstance(value, Sym):
+        return f"symbolic size `{value.name}`"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"`{value}`"
+
+
+def bind_args(sig: tuple[Arg, ...], positional: list, kwargs: dict[str, Any]):
+    """Match values to a signature: (bound dict, problems list)."""
+    from ..diagnostics import did_you_mean
+
+    bound, problems = {}, []
+    fixed = [a for a in sig if not a.variadic]
+    variadic = next((a for a in sig if a.variadic), None)
+    for i, value in enumerate(positional):
+        if i < len(fixed):
+            bound[fixed[i].name] = value
+        elif variadic is not None:
+            bound.setdefault(variadic.name, []).append(value)
+        else:
+            problems.append(BindProblem("too-many-args",
+                                        f"takes at most {len(fixed)} positional argument(s), got {len(positional)}",
+                                        index=i))
+    names = {a.name for a in sig}
+    for key, value in kwargs.items():
+        if key not in names:
+            problems.append(BindProblem("unknown-arg", f"no argument named `{key}`", kwarg=key,
+                                        note=did_you_mean(key, names)))
+        elif key in bound:
+            problems.append(BindProblem("duplicate-name", f"argument `{key}` given twice", kwarg=key))
+        else:
+            bound[key] = value
+    for a in sig:
+        if a.name not in bound:
+            if a.required:
+                problems.append(BindProblem("missing-arg", f"missing required argument `{a.name}`"))
+            else:
+                bound[a.name] = [] if a.variadic else a.default
+    for idx, a in enumerate(sig):  # a variadic argument always comes last
+        values = bound.get(a.name, []) if a.variadic else [bound.get(a.name)]
+        for j, v in enumerate(values):
+            if not (v is a.default or kind_ok(a.kind, v)):
+                problems.append(_type_problem(a, v, idx + j, kwargs))
+            elif a.choices and v not in a.choices and v is not a.default:
+                problems.append(BindProblem("bad-value", f"`{a.name}` must be one of "
+                                            + ", ".join(describe(c) for c in a.choices)
+                                            + f"; got {describe(v)}",
+                                            index=None if a.name in kwargs else idx,
+                                            kwarg=a.name if a.name in kwargs else None))
+    return bound, problems
+
+
+def _type_problem(a: Arg, v, idx: int, kwargs) -> BindProblem:
+    code = "symbolic-dim" if isinstance(v, Sym) and a.kind in ("int", "int?") else "arg-type"
+    return BindProblem(code, f"`{a.name}` expects {KIND_WORDS.get(a.kind, a.kind)}, found {describe(v)}",
+                       index=None if a.name in kwargs else idx,
+                       kwarg=a.name if a.name in kwargs else None)

@@ -1,0 +1,283 @@
+"""Parse: .agq source text -> ``agqc.ast.Module``.
+
+Takes a file's text and name; gives the AST, or raises ``AgqcError`` with a
+``syntax`` diagnostic that says what was expected and what was found.  The
+grammar is ``grammar/agq.lark`` (shipped as the ``agqc.grammar`` package);
+Lark builds an LALR parser with positions, and one Transformer turns the
+parse tree into frozen dataclasses (after lark's examples/advanced/create_ast).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .diagnostics import AgqcError, Diagnostic, Span
+
+# Tokens after which a newline never ends a statement: the line goes on.
+_CONTINUE_AFTER = {"_ARROW", "COMMA", "EQUAL", "PLUS", "MINUS", "STAR", "SLASH",
+                   "_FLOORDIV", "LBRACE", "COLON", "AT"}
+_OPENERS, _CLOSERS = {"LPAR", "LSQB"}, {"RPAR", "RSQB"}
+
+_READABLE = {
+    "_NL": "end of line", "_ARROW": "`->`", "NAME": "a name", "NUMBER": "a number",
+    "STRING": "a string", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`",
+    "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "EQUAL": "`=`", "COLON": "`:`",
+    "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`", "_FLOORDIV": "`//`",
+    "AT": "`@`", "DOT": "`.`", "$END": "end of file",
+}
+
+
+class _Continuations:
+    """Postlexer: keeps only the newlines that end a statement."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth, prev, pending = 0, None, None
+        for tok in stream:
+            if tok.type == "_NL":
+                if depth == 0 and prev is not None and prev.type not in _CONTINUE_AFTER:
+                    pending = pending or tok
+                continue
+            if pending is not None and tok.type != "_ARROW":
+                yield pending
+                prev = pending
+            pending = None
+            if tok.type == "RBRACE" and prev is not None and prev.type not in ("_NL", "LBRACE"):
+                yield Token.new_borrow_pos("_NL", "\n", tok)  # `{ x = f(x) }` on one line
+            depth += tok.type in _OPENERS
+            depth -= tok.type in _CLOSERS and depth > 0
+            yield tok
+            prev = tok
+        if prev is not None and prev.type != "_NL":
+            yield Token("_NL", "\n", end_pos=0, line=prev.end_line, column=prev.end_column,
+                        end_line=prev.end_line, end_column=prev.end_column)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    text = resources.files("agqc.grammar").joinpath("agq.lark").read_text(encoding="utf-8")
+    return Lark(text, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True,
+                postlex=_Continuations(), start="start")
+
+
+def parse_source(text: str, file: str) -> ast.Module:
+    """Parse one file's text. Raises AgqcError on a syntax error."""
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as exc:
+        raise AgqcError([_syntax_diagnostic(exc, text, file)]) from None
+    try:
+        items = _ToAst(file).transform(tree)
+    except VisitError as exc:  # a rule that reports a located problem itself
+        if isinstance(exc.orig_exc, AgqcError):
+            raise exc.orig_exc from None
+        raise
+    return ast.Module(file, tuple(items))
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    line, col = max(exc.line, 1), max(exc.column, 1)
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "end of file"
+        found, width = f"`{char}`", 1
+    elif isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        found = "end of file" if tok.type == "$END" else (
+            "end of line" if tok.type == "_NL" else f"`{tok.value}`")
+        width = max(1, len(str(tok.value).strip()))
+        if tok.type == "$END":
+            line, col = _last_position(text)
+    else:  # UnexpectedEOF
+        found, width = "end of file", 1
+        line, col = _last_position(text)
+    expected = sorted({_READABLE.get(t, f"`{t.lower()}`") for t in _expected(exc)})
+    message = f"unexpected {found}"
+    notes = (f"expected {_one_of(expected)}, found {found}",) if expected else ()
+    return Diagnostic("error", "syntax", message, Span(file, line, col, line, col + width), notes)
+
+
+def _expected(exc: UnexpectedInput) -> set[str]:
+    names = set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
+    return {n for n in names if not n.startswith("__")}
+
+
+def _one_of(items: list[str]) -> str:
+    if len(items) > 8:
+        items = items[:8] + ["..."]
+    return items[0] if len(items) == 1 else "one of " + ", ".join(items)
+
+
+def _last_position(text: str) -> tuple[int, int]:
+    lines = text.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
+
+
+def _span(file: str, meta) -> Span:
+    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _tok_span(file: str, tok: Token) -> Span:
+    return Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+def _present(children):
+    return [c for c in children if c is not None]
+
+
+def _binop(op: str):
+    """A transformer rule for one binary operator."""
+    def rule(self, meta, c):
+        return ast.BinOp(op, c[0], c[1], self._s(meta))
+    return rule
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Parse tree -> AST. One method per grammar rule or alias."""
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def _s(self, meta) -> Span:
+        return _span(self.file, meta)
+
+    # top level
+    def start(self, meta, items):
+        return items
+
+    def import_file(self, meta, c):
+        return ast.Import(c[0][1:-1], False, self._s(meta))
+
+    def import_std(self, meta, c):
+        return ast.Import(c[0], True, self._s(meta))
+
+    def dotted(self, meta, c):
+        return ".".join(str(t) for t in c)
+
+    def const_def(self, meta, c):
+        return ast.Const(str(c[0]), c[1], self._s(meta))
+
+    def block_def(self, meta, c):
+        decorators, name, params, outputs, body = c
+        if outputs is not None and not isinstance(outputs, tuple):
+            outputs = (outputs,)
+        return ast.Block(str(name), params, outputs, body, decorators, self._s(meta),
+                         _tok_span(self.file, name))
+
+    def model_def(self, meta, c):
+        decorators, name, body = c
+        return ast.Model(str(name), body, decorators, self._s(meta), _tok_span(self.file, name))
+
+    def decorators(self, meta, c):
+        return tuple(_present(c))
+
+    def params(self, meta, c):
+        return tuple(_present(c))
+
+    def tensor_param(self, meta, c):
+        return ast.TensorParam(str(c[0]), c[1], self._s(meta))
+
+    def config_param_default(self, meta, c):
+        return ast.ConfigParam(str(c[0]), c[1], self._s(meta))
+
+    def config_param(self, meta, c):
+        return ast.ConfigParam(str(c[0]), None, self._s(meta))
+
+    def type_tuple(self, meta, c):
+        return tuple(_present(c))
+
+    def tensor_type(self, meta, c):
+        dtype = str(c[0]) if c[0] is not None else "float"
+        return ast.TensorType(dtype, tuple(_present(c[1:])), self._s(meta))
+
+    def body(self, meta, c):
+        return tuple(c)
+
+    # statements
+    def stmt(self, meta, c):
+        decorators, simple = c
+        if not decorators:
+            return simple
+        return type(simple)(**{**simple.__dict__, "annotations": decorators + simple.annotations})
+
+    def assign(self, meta, c):
+        return ast.Assign(tuple(str(t) for t in c[:-1]), c[-1], (), self._s(meta))
+
+    def return_stmt(self, meta, c):
+        return ast.Return(tuple(c), (), self._s(meta))
+
+    def repeat_stmt(self, meta, c):
+        count, alias, body = c
+        if isinstance(count, Token):
+            count = self._token_expr(count)
+        return ast.Repeat(count, str(alias) if alias else None, body, (), self._s(meta))
+
+    def input_decl(self, meta, c):
+        return ast.InputDecl(str(c[0]), c[1], (), self._s(meta))
+
+    def network_decl(self, meta, c):
+        role, name, value = c
+        return ast.NetworkDecl(str(role), str(name), value, (), self._s(meta),
+                               _tok_span(self.file, role))
+
+    # expressions
+    def _token_expr(self, tok: Token):
+        span = _tok_span(self.file, tok)
+        if tok.type == "NUMBER":
+            return ast.Number(_number(tok), span)
+        return ast.Name(str(tok), span)
+
+    def chain(self, meta, c):
+        return ast.Chain(c[0], tuple(c[1:]), self._s(meta))
+
+    add = _binop("+")
+    sub = _binop("-")
+    mul = _binop("*")
+    floordiv = _binop("//")
+    truediv = _binop("/")
+
+    def neg(self, meta, c):
+        return ast.Neg(c[0], self._s(meta))
+
+    def annotated(self, meta, c):
+        return ast.Annotated(c[0], tuple(c[1:]), self._s(meta))
+
+    def name(self, meta, c):
+        return ast.Name(str(c[0]), self._s(meta))
+
+    def number(self, meta, c):
+        return ast.Number(_number(c[0]), self._s(meta))
+
+    def string(self, meta, c):
+        return ast.String(str(c[0])[1:-1], self._s(meta))
+
+    def true(self, meta, c):
+        return ast.Bool(True, self._s(meta))
+
+    def false(self, meta, c):
+        return ast.Bool(False, self._s(meta))
+
+    def call(self, meta, c):
+        func, *args, alias = c
+        args = _present(args)
+        positional = tuple(a for a in args if not isinstance(a, ast.Kwarg))
+        kwargs = tuple(a for a in args if isinstance(a, ast.Kwarg))
+        return ast.Call(str(func), positional, kwargs, str(alias) if alias else None,
+                        self._s(meta), _tok_span(self.file, func))
+
+    def kwarg(self, meta, c):
+        return ast.Kwarg(str(c[0]), c[1], self._s(meta))
+
+    def annotation(self, meta, c):
+        return ast.Annotation(str(c[0]), tuple(_present(c[1:])), self._s(meta))
+
+
+def _number(tok: Token) -> int | float:
+    text = str(tok)
+    return float(text) if any(ch in text for ch in ".eE") else int(text)

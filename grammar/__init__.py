@@ -1,0 +1,1 @@
+"""The .agq grammar, shipped inside the installed package as ``agqc.grammar``."""
