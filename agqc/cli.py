@@ -80,6 +80,8 @@ def cmd_check(args) -> int:
         except AgqcError as err:
             for d in err.diagnostics:
                 print(render(d), file=sys.stderr)
+            n = len(err.diagnostics)
+            print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
             status = 1
     return status
 

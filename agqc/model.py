@@ -32,7 +32,7 @@ def elaborate_model(el, m: ast.Model):
         else:
             has_flow = True
             el.stmts([s], f)
-    if not networks:
+    if not any(isinstance(s, ast.NetworkDecl) for s in m.body):
         el.rep.error("no-model", f"model `{m.name}` declares no network", m.name_span,
                      "declare one: `classifier net = MyBlock()`")
     flow = None

@@ -54,7 +54,8 @@ def broadcast(a: TensorType, b: TensorType, what: str) -> tuple[Dim, ...]:
         elif da == 1:
             out.append(db)
         else:
-            raise ShapeError(f"{what}: shapes {format_dims(a.shape)} and {format_dims(b.shape)} do not match",
+            raise ShapeError(f"shapes {format_dims(a.shape)} and {format_dims(b.shape)} do not match "
+                             f"(dimension {-i}: {da} vs {db})",
                              expected=str(a), found=str(b), input_index=1)
     return tuple(reversed(out))
 
