@@ -112,6 +112,21 @@ class Program:
     def network(self, name: str) -> Network:
         return next(n for n in self.networks if n.name == name)
 
+    def repeat_body_call(self, body: Graph) -> Node | None:
+        """A repeat body that is one block call on its inputs: each copy *is* that block.
+
+        The torch backend then makes a ModuleList of the block itself, so
+        state_dict keys read ``blocks.3.attn...`` rather than ``blocks.3.block.attn...``.
+        """
+        inner = [n for n in body.nodes() if n.kind != "input"]
+        if body.kind != "repeat" or len(inner) != 1 or inner[0].kind != "call":
+            return None
+        node = inner[0]
+        same_io = list(node.inputs) == [(n, 0) for n in body.inputs] and body.outputs == [
+            (node.name, i) for i in range(len(node.outputs))]
+        same_precision = body.result_computes() == self.graphs[node.callee].result_computes()
+        return node if same_io and same_precision else None
+
 
 def dump(program: Program) -> str:
     """A readable text form of the IR, one line per node."""

@@ -107,6 +107,8 @@ def _walk(program: Program, graph: Graph, prefix: str, depth: int, rows: list[Ro
             at = len(rows)
             rows.append(Row(name, f"repeat x{node.count}", shape, 0, str(node.precision), 0, depth, "repeat"))
             body = program.graph(node.callee)
+            single = program.repeat_body_call(body)
+            body = program.graph(single.callee) if single else body
             params = 0
             for i in range(node.count):
                 params += _walk(program, body, f"{name}.{i}", depth + 1, rows)

@@ -35,23 +35,11 @@ def emit_source(program: Program) -> str:
     spec = Path(program.file).name
     parts = [HEADER.format(model=program.model or "model", spec=spec)]
     for graph in program.graphs.values():
-        if graph.kind == "repeat" and _single_call(graph, program):
+        if graph.kind == "repeat" and program.repeat_body_call(graph):
             continue
         parts.append(_GraphWriter(graph, program).write())
     parts.append(_container(program))
     return "\n\n\n".join(parts).rstrip() + "\n"
-
-
-def _single_call(graph: Graph, program: Program) -> Node | None:
-    """A repeat body that is one block call on its inputs: the copies are that block."""
-    inner = [n for n in graph.nodes() if n.kind != "input"]
-    if len(inner) != 1 or inner[0].kind != "call":
-        return None
-    node = inner[0]
-    callee = program.graphs[node.callee]
-    same_io = list(node.inputs) == [(n, 0) for n in graph.inputs] and graph.outputs == [
-        (node.name, i) for i in range(len(node.outputs))]
-    return node if same_io and graph.result_computes() == callee.result_computes() else None
 
 
 def _fmt_types(types) -> str:
@@ -103,7 +91,7 @@ class _GraphWriter:
 
     def _callee_class(self, node: Node) -> str:
         callee = self.program.graphs[node.callee]
-        single = _single_call(callee, self.program) if callee.kind == "repeat" else None
+        single = self.program.repeat_body_call(callee) if callee.kind == "repeat" else None
         return self.program.graphs[single.callee].class_name if single else callee.class_name
 
     # ---- forward -----------------------------------------------------------------

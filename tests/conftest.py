@@ -1,0 +1,23 @@
+"""Shared helpers for the test suite."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.agq"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/reference_models.py
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    """Write a spec (and optional extra files) into a temp folder; return its path."""
+    def write(text: str, name: str = "spec.agq", **extra: str) -> Path:
+        for other, body in extra.items():
+            (tmp_path / other.replace("__", ".")).write_text(body)
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+    return write

@@ -1,0 +1,105 @@
+"""The command line as a user runs it: exit codes, outputs, atomic writes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from agqc import cli
+from conftest import ROOT
+
+CGAN = ROOT / "specs" / "cgan.agq"
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "agqc", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def test_help_shows_examples():
+    result = run("--help")
+    assert result.returncode == 0
+    assert "agqc build specs/cgan.agq" in result.stdout and "examples:" in result.stdout
+
+
+def test_build_writes_every_output_and_prints_the_summary(tmp_path):
+    result = run("build", CGAN, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"cgan.py", "cgan.dot", "cgan.svg", "cgan.summary.txt", "cgan.summary.json", "G.pt2", "D.pt2"} <= names
+    assert "total: 1,722,058 parameters" in result.stdout
+    summary = json.loads((tmp_path / "out" / "cgan.summary.json").read_text())
+    assert summary["networks"] == {"G": 779305, "D": 942753}
+    assert (tmp_path / "out" / "cgan.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_build_default_folder_is_build_slash_spec_name(tmp_path):
+    spec = tmp_path / "tiny.agq"
+    spec.write_text("block N(x: [B, 2]) -> [B, 1] { return x -> linear(1) }\nmodel M { network n = N() }\n")
+    assert run("build", spec, cwd=tmp_path).returncode == 0
+    assert (tmp_path / "build" / "tiny" / "tiny.py").is_file()
+
+
+def test_exported_program_runs(tmp_path):
+    torch = pytest.importorskip("torch")
+    assert run("build", CGAN, "-o", tmp_path).returncode == 0
+    program = torch.export.load(str(tmp_path / "G.pt2"))
+    z, y = torch.randn(2, 100), torch.randint(0, 10, (2,))
+    assert program.module()(z, y).shape == (2, 1, 28, 28)
+
+
+def test_failed_build_leaves_earlier_outputs_untouched(tmp_path):
+    spec = tmp_path / "m.agq"
+    spec.write_text("block N(x: [B, 2]) -> [B, 1] { return x -> linear(1) }\nmodel M { network n = N() }\n")
+    out = tmp_path / "out"
+    assert run("build", spec, "-o", out).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    spec.write_text("block N(x: [B, 2]) -> [B, 1] { return x -> linear(2) }\nmodel M { network n = N() }\n")
+    result = run("build", spec, "-o", out)
+    assert result.returncode == 1
+    assert "error[return-type]" in result.stderr and "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_check_reports_ok_and_never_writes(tmp_path):
+    result = run("check", CGAN, cwd=tmp_path)
+    assert result.returncode == 0 and "ok (2 networks)" in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_spec_file_is_a_diagnostic_not_a_traceback(tmp_path):
+    result = run("check", tmp_path / "nope.agq")
+    assert result.returncode == 1
+    assert "error[import-not-found]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_emit_and_summary_json(tmp_path):
+    result = run("emit", CGAN)
+    assert result.returncode == 0 and "class Generator(nn.Module):" in result.stdout
+    data = json.loads(run("summary", CGAN, "--json").stdout)
+    assert data["total_params"] == 1722058
+    assert {r["name"] for r in data["rows"]} >= {"G.linear", "D.linear3"}
+
+
+def test_ops_lists_the_registry():
+    out = run("ops").stdout
+    assert "conv_transpose2d(x, out, kernel" in out and "reparameterise(a, b)" in out
+
+
+def test_internal_error_exits_2_and_says_it_is_a_bug(monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+    monkeypatch.setattr("agqc.backends.summary.summarize", broken)
+    assert cli.main(["summary", str(CGAN)]) == 2
+    err = capsys.readouterr().err
+    assert "internal error" in err and "bug in agqc" in err
+
+
+def test_python_dash_m_and_console_script_agree():
+    script = ROOT / ".venv" / "bin" / "agqc"
+    if not script.exists():
+        pytest.skip("console script not installed in .venv (run `make setup`)")
+    a = subprocess.run([str(script), "summary", str(CGAN)], capture_output=True, text=True)
+    assert a.returncode == 0 and a.stdout == run("summary", CGAN).stdout
