@@ -62,7 +62,7 @@ class _Continuations:
 def _parser() -> Lark:
     text = resources.files("agqc.grammar").joinpath("agq.lark").read_text(encoding="utf-8")
     return Lark(text, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True,
-                postlex=_Continuations(), start="start")
+                postlex=_Continuations(), start="start", cache=True)
 
 
 def parse_source(text: str, file: str) -> ast.Module:

@@ -19,21 +19,23 @@ INSTALL_HINT = "install Graphviz to render drawings: `apt-get install graphviz` 
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT string literal; a newline in the text becomes a line break in the label."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return '"' + escaped + '"'
 
 
 def _label(graph: Graph, node) -> str:
     shape = ", ".join(str(t) for t in node.outputs)
     if node.kind == "input":
-        return f"{node.name}\\n{shape}"
+        return f"{node.name}\n{shape}"
     if node.kind == "op":
         call = OpCall([graph.type_of(r) for r in node.inputs], dict(node.args), list(node.outputs))
         title = lookup(node.op).label(call)
     elif node.kind == "repeat":
         title = f"repeat x{node.count}"
     else:
-        title = node.op
-    return f"{title}\\n{shape}"
+        title = f"{node.module}: {node.op}" if graph.kind == "model" else node.op
+    return f"{title}\n{shape}"
 
 
 def _graph_lines(graph: Graph, prefix: str, indent: str) -> list[str]:
