@@ -41,5 +41,4 @@ CODES: dict[str, str] = {
     "limit": "the spec exceeds one of agqc's size limits",
     # warnings
     "precision-kept": "a precision-sensitive op kept at fp32 inside a lower-precision region",
-    "unused-value": "a tensor computed and never used",
 }

@@ -2,7 +2,7 @@
 
 Runs load (parse + imports), elaborate (names, blocks, shapes, precision)
 and raises ``AgqcError`` with every error found; warnings ride along in
-``Program.diagnostics``.
+``Program.diagnostics``.  Then the validate pass checks the IR's invariants.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .diagnostics import Reporter
 from .elaborate import elaborate
 from .ir import Program
 from .loader import load
+from .passes.validate import validate
 
 
 def check(path: str | Path) -> Program:
@@ -19,4 +20,5 @@ def check(path: str | Path) -> Program:
     scope = load(path, reporter)
     program = elaborate(scope, reporter)
     reporter.raise_if_errors()
+    validate(program)  # an IR invariant broken here is agqc's bug: exit 2
     return program
