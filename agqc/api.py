@@ -29,12 +29,22 @@ class Spec:
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self.program.diagnostics if d.severity == "warning"]
 
+    def require_model(self) -> None:
+        """Building needs a model: a file of blocks alone is an error here."""
+        if not self.program.networks:
+            from .diagnostics import AgqcError, Diagnostic, Span
+            raise AgqcError([Diagnostic("error", "no-model", "this file defines no model, so there is nothing to build",
+                                        Span(self.program.file, 1, 1, 1, 2),
+                                        ("add `model Name { classifier net = SomeBlock() }`",))])
+
     def emit_python(self) -> str:
+        self.require_model()
         from .backends.torch_source import emit_source
         return emit_source(self.program)
 
     def build(self):
         """A fresh ``nn.Module`` for the whole model (networks as attributes)."""
+        self.require_model()
         from .backends.torch_module import build_module
         return build_module(self.program)
 
@@ -54,10 +64,12 @@ class Spec:
         return self.graph(network).output_types()
 
     def summary(self):
+        self.require_model()
         from .backends.summary import summarize
         return summarize(self.program)
 
     def to_dot(self) -> str:
+        self.require_model()
         from .backends.graphviz_dot import to_dot
         return to_dot(self.program)
 

@@ -132,6 +132,7 @@ class InputDecl:
     type: TensorType
     annotations: tuple[Annotation, ...]
     span: Span
+    name_span: Span
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class NetworkDecl:
     annotations: tuple[Annotation, ...]
     span: Span
     role_span: Span
+    name_span: Span
 
 
 Stmt = Union[Assign, Return, Repeat, InputDecl, NetworkDecl]
@@ -177,6 +179,7 @@ class Const:
     name: str
     value: Expr
     span: Span
+    name_span: Span
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ class Calls:
     def call(self, e: ast.Call, piped, f: Frame):
         positional, kwargs = self.el.ev.call_args(e, f)
         if piped is not None:
-            positional.insert(0, (piped, piped.span if hasattr(piped, "span") else e.span))
+            positional.insert(0, (piped, e.span))  # a piped tensor is used here, at the call
+        if f.env.get(e.func) is POISON:  # a network whose block had errors: already reported
+            return POISON
         target = f.env.get(e.func) if isinstance(f.env.get(e.func), NetRef) else None
         op = lookup(e.func)
         block = self.el.scope.blocks.get(e.func)
@@ -36,9 +38,11 @@ class Calls:
             return POISON
         values = [v for v, _ in positional] + [v for v, _ in kwargs.values()]
         if any(v is POISON for v in values):
+            self._check_args_only(op, block, positional, kwargs, e.span)
             return POISON
         for value, span in positional:
             if isinstance(value, TupleVal):
+                span = value.span  # point at the call that gave several tensors
                 self.rep.error("tuple-value", f"this gives {len(value.items)} tensors; `{e.func}` takes them one by one",
                                span, "unpack them first: `a, b = ...`")
                 return POISON
@@ -49,23 +53,50 @@ class Calls:
         return self.block_call(block, e, positional, kwargs, f, piped is not None)
 
     # ---- ops ---------------------------------------------------------------------
+    def _check_args_only(self, op, block, positional, kwargs, span: Span) -> None:
+        """After an error upstream, still check the call's own (non-tensor) arguments.
+
+        The leading positional values are taken to be the tensor inputs; when a
+        later one is itself broken, nothing more can be said.
+        """
+        if op is None and block is None:
+            return
+        n_tensors = max(op.inputs, 1) if op is not None else sum(isinstance(p, ast.TensorParam)
+                                                                  for p in block.params)
+        others = positional[n_tensors:]
+        if any(v is POISON or isinstance(v, TVal) for v, _ in others + list(kwargs.values())):
+            return
+        with self.rep.only(lambda code: code != "symbolic-dim"):  # sizes are unknown after the error
+            if op is not None:
+                self._bind(op, others, kwargs, span)
+            else:
+                self.el.bind_config(block, others, kwargs, span)
+
+    def _bind(self, op, others, kwargs, span: Span):
+        bound, problems = bind_args(op.args, [v for v, _ in others], {k: v for k, (v, _) in kwargs.items()})
+        for p in problems:
+            where = (kwargs[p.kwarg][1] if p.kwarg in kwargs else
+                     others[p.index][1] if p.index is not None and p.index < len(others) else span)
+            notes = [p.note] if p.note else []
+            if p.code == "symbolic-dim":
+                notes.append("a symbolic size gets a number where the network is declared, "
+                             "e.g. `classifier net = Block(D=64)`, or from a concrete input shape")
+            self.rep.error(p.code, f"{op.name}: {p.message}", where, *notes)
+        return bound, problems
+
     def op_call(self, op, span: Span, alias, alias_span, positional, kwargs, f: Frame, piped: bool):
         tensors = [(v, s) for v, s in positional if isinstance(v, TVal)]
         others = [(v, s) for v, s in positional if not isinstance(v, TVal)]
         if not self._tensor_count(op.name, op.inputs, len(tensors), span, piped):
             return POISON
-        bound, problems = bind_args(op.args, [v for v, _ in others], {k: v for k, (v, _) in kwargs.items()})
-        for p in problems:
-            where = (kwargs[p.kwarg][1] if p.kwarg in kwargs else
-                     others[p.index][1] if p.index is not None and p.index < len(others) else span)
-            self.rep.error(p.code, f"{op.name}: {p.message}", where, *([p.note] if p.note else []))
+        bound, problems = self._bind(op, others, kwargs, span)
         if problems or not self._dtypes_ok(op, tensors):
             return POISON
         call = OpCall([t.type for t, _ in tensors], bound)
         try:
             call.outputs = op.infer(call)
         except ShapeError as err:
-            self._shape_error(op.name, err, tensors, span)
+            self._shape_error(op, err, tensors, self._arg_span(op, err.arg, others, kwargs) or span)
             return POISON
         precision, compute = f.precision, self._compute(op, f.precision, span)
         draft = Draft(f.new_id(), "op", op.name, bound, tuple(t.ref for t, _ in tensors), tuple(call.outputs),
@@ -94,7 +125,19 @@ class Calls:
                 ok = False
         return ok
 
-    def _shape_error(self, name: str, err: ShapeError, tensors, span: Span) -> None:
+    def _arg_span(self, op, arg: str | None, others, kwargs) -> Span | None:
+        """Where the argument named in a shape rule's complaint was written."""
+        if arg is None:
+            return None
+        if arg in kwargs:
+            return kwargs[arg][1]
+        fixed = [a.name for a in op.args if not a.variadic]
+        if arg in fixed and fixed.index(arg) < len(others):
+            return others[fixed.index(arg)][1]
+        return None
+
+    def _shape_error(self, op, err: ShapeError, tensors, span: Span) -> None:
+        name = op.name
         notes = []
         if err.expected:
             notes.append(f"expected {err.expected}")
@@ -102,7 +145,8 @@ class Calls:
         if err.found:
             origin = f" (from line {source[0].span.line})" if source else ""
             notes.append(f"found {err.found}{origin}")
-        self.rep.error(err.code, f"{name}: {err.message}", span, *notes)
+        message = err.message if err.message.startswith(name) else f"{name}: {err.message}"
+        self.rep.error(err.code, message, span, *notes)
 
     def _compute(self, op, precision: Precision, span: Span) -> Precision:
         if op.precision_sensitive and precision.name != "fp32":
@@ -189,12 +233,12 @@ def match_type(declared: TensorType, actual: TensorType, binding: dict) -> str |
         return f"expected a {declared.dtype} tensor (dtype), found {actual.dtype}"
     if declared.rank != actual.rank:
         return f"expected rank {declared.rank} {format_dims(declared.shape)}, found rank {actual.rank}"
-    for want, have in zip(declared.shape, actual.shape):
+    for i, (want, have) in enumerate(zip(declared.shape, actual.shape)):
         if isinstance(want, str) and "*" not in want and "+" not in want:
             if binding.setdefault(want, have) != have:
-                return f"`{want}` is {binding[want]} in one input and {have} in another"
+                return f"dimension {i} is {have}, but `{want}` is already {binding[want]}"
         elif resolve_dim(want, binding) != have:
-            return f"size {want} does not fit {have}"
+            return f"dimension {i} is {have}, but {want} is declared"
     return None
 
 

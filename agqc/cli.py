@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except AgqcError as err:
         for d in err.diagnostics:
             print(render(d), file=sys.stderr)
-        n = len(err.diagnostics)
+        n = len(err.errors)
         print(f"agqc: {n} error{'s' if n != 1 else ''}; nothing written", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -80,7 +80,7 @@ def cmd_check(args) -> int:
         except AgqcError as err:
             for d in err.diagnostics:
                 print(render(d), file=sys.stderr)
-            n = len(err.diagnostics)
+            n = len(err.errors)
             print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
             status = 1
     return status

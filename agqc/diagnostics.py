@@ -8,7 +8,9 @@ diagnostics out of a stage that cannot go on.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable
 from difflib import get_close_matches
 from pathlib import Path
 
@@ -55,20 +57,39 @@ class AgqcError(Exception):
         super().__init__("\n".join(d.message for d in diagnostics))
         self.diagnostics = diagnostics
 
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
 
 @dataclass
 class Reporter:
     """Collects diagnostics; ``raise_if_errors`` ends a stage that found some."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    error_count: int = 0  # every error reported, repeats included: "did this stage fail?"
+
+    keep: Callable[[str], bool] | None = None  # while set, diagnostics whose code fails it are dropped
 
     def error(self, code: str, message: str, span: Span, *notes: str) -> None:
+        self.error_count += 1
         self._add(Diagnostic("error", code, message, span, tuple(notes)))
+
+    @contextmanager
+    def only(self, keep: Callable[[str], bool]):
+        """Report only diagnostics whose code passes ``keep`` inside the block."""
+        outer, self.keep = self.keep, keep
+        try:
+            yield
+        finally:
+            self.keep = outer
 
     def warning(self, code: str, message: str, span: Span, *notes: str) -> None:
         self._add(Diagnostic("warning", code, message, span, tuple(notes)))
 
     def _add(self, diagnostic: Diagnostic) -> None:
+        if self.keep is not None and not self.keep(diagnostic.code):
+            return
         if diagnostic not in self.items:  # a block instantiated twice reports once
             self.items.append(diagnostic)
 
@@ -81,8 +102,9 @@ class Reporter:
         return [d for d in self.items if d.severity == "warning"]
 
     def raise_if_errors(self) -> None:
+        """Stop with every error, and the warnings found so far, in file order."""
         if self.errors:
-            raise AgqcError(sorted(self.errors, key=_order))
+            raise AgqcError(sorted(self.items, key=_order))
 
 
 def _order(d: Diagnostic) -> tuple:

@@ -27,6 +27,8 @@ class Elaborator:
         self.ev = Evaluator(self, reporter)
         self.calls = Calls(self)
         self.graphs: dict[str, Graph] = {}
+        self.failed: set[str] = set()  # keys whose instantiation reported errors
+        self.attempted: set[str] = set()  # block names anything tried to instantiate
         self.stack: list[str] = []
 
     # ---- blocks ------------------------------------------------------------------
@@ -48,7 +50,7 @@ class Elaborator:
                      others[p.index][1] if p.index is not None and p.index < len(others) else span)
             self.rep.error(p.code, f"{block.name}: {p.message}", where, *([p.note] if p.note else []),
                            f"`{block.name}` is defined at {block.name_span.where()}")
-        if problems:
+        if problems or any(v is POISON for v in bound.values()):
             return None
         return {k: v for k, v in bound.items() if v is not NOT_GIVEN}
 
@@ -59,6 +61,7 @@ class Elaborator:
 
     def instantiate(self, block: ast.Block, config: dict, tensors, precision: Precision, span: Span,
                     kind: str = "block") -> Graph | None:
+        self.attempted.add(block.name)
         if block.name in self.stack:
             chain = " -> ".join(self.stack[self.stack.index(block.name):] + [block.name])
             self.rep.error("recursive-block", f"block `{block.name}` calls itself: {chain}", span,
@@ -75,6 +78,8 @@ class Elaborator:
         computes = [t.compute for t, _ in tensors] if tensors is not None else [FP32] * len(types)
         key = f"{block.name}({_fmt(config)})[{', '.join(map(str, types))}]@{precision}" + (
             f"<{','.join(map(str, computes))}>" if kind == "block" else f"<{kind}>")
+        if key in self.failed:
+            return None
         if key not in self.graphs:
             env.update({k: (Sym(v) if isinstance(v, str) else v) for k, v in binding.items()})
             self.stack.append(block.name)
@@ -83,6 +88,7 @@ class Elaborator:
             finally:
                 self.stack.pop()
             if graph is None:
+                self.failed.add(key)
                 return None
             self.graphs[key] = graph
         return self.graphs[key]
@@ -127,12 +133,14 @@ class Elaborator:
             elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
                 dims.append(value)
             else:
-                self.rep.error("bad-value", f"a size must be a positive integer, found {kind_of(value)}", d.span)
+                notes = ["`/` is true division; use `//` for an integer size"] if isinstance(value, float) else []
+                self.rep.error("bad-value", f"a size must be a positive integer, found {kind_of(value)}", d.span,
+                               *notes)
                 return None
         return TensorType(tuple(dims), t.dtype)
 
     def _build_block(self, block, key, kind, env, precision, types, computes, binding) -> Graph | None:
-        errors_before = len(self.rep.errors)
+        errors_before = self.rep.error_count
         f = Frame(key, block.name, kind, block.span, env, precision)
         tparams = [p for p in block.params if isinstance(p, ast.TensorParam)]
         for p, t, c in zip(tparams, types, computes):
@@ -143,12 +151,13 @@ class Elaborator:
                            "end the block with `return <tensor>`")
         elif block.outputs is not None:
             self._check_outputs(block, f, env, binding)
-        for p in tparams:
-            if p.name not in f.reads:
+        for p in tparams:  # after an error in the body (a misspelt input, say) this would be noise
+            if p.name not in f.reads and self.rep.error_count == errors_before:
                 self.rep.error("unused-input", f"input `{p.name}` of block `{block.name}` is never used", p.span,
                                "remove it, or use it in the block's body")
-        if len(self.rep.errors) > errors_before:
+        if self.rep.error_count > errors_before:
             return None
+        self.warn_unused(f)
         boundary = [FP32 if t.type.dtype == "float" else t.compute for t in f.outputs] if kind == "network" else None
         return finalize_graph(f, self.rep, boundary)
 
@@ -160,12 +169,20 @@ class Elaborator:
                            f"but returns {len(f.outputs)}", f.return_span,
                            f"declared at line {block.span.line}")
             return
-        for declared_ast, value in zip(block.outputs, f.outputs):
+        for declared_ast, value, where in zip(block.outputs, f.outputs, f.return_spans):
             declared = self.eval_type(declared_ast, env, dict(binding), bind_free=True)
             if declared is not None and match_type(declared, value.type, dict(binding)):
                 self.rep.error("return-type", f"block `{block.name}` returns {value.type}, but declares {declared}",
-                               value.span, f"expected {declared} (declared at line {declared_ast.span.line})",
+                               where, f"expected {declared} (declared at line {declared_ast.span.line})",
                                f"found {value.type} (from line {value.span.line})")
+
+    def warn_unused(self, f: Frame) -> None:
+        """A warning for each assigned tensor that nothing reads (likely a forgotten line)."""
+        used = {ref for d in f.drafts for ref in d.inputs} | {v.ref for v in f.outputs or [] if isinstance(v, TVal)}
+        for name, value, span in f.assigned:
+            if isinstance(value, TVal) and value.ref not in used:
+                self.rep.warning("unused-value", f"`{name}` is computed but never used", span,
+                                 "use it, or delete the line")
 
     def add_input(self, f: Frame, name: str, t: TensorType, compute: Precision, span: Span) -> TVal:
         draft = Draft(f.new_id(), "input", "input", {}, (), (t,), compute, (compute,), span, base=name,
@@ -211,6 +228,7 @@ class Elaborator:
                 self.rep.error("duplicate-name", f"`{name}` names a network", s.span)
             f.env[name] = v
             f.locals_defined.add(name)
+            f.assigned.append((name, v, s.span))
             if isinstance(v, TVal):
                 self._hint(f, v, name)
 
@@ -220,7 +238,7 @@ class Elaborator:
                 d.hints[v.ref[1]] = name
 
     def _return(self, s: ast.Return, f: Frame) -> None:
-        outputs = []
+        outputs, spans = [], []
         for expr in s.values:
             f.target = ("out",)  # the generated forward's name for an unnamed result
             try:
@@ -233,13 +251,19 @@ class Elaborator:
                     self.rep.error("not-a-tensor", f"a block returns tensors, found {kind_of(item)}", expr.span)
                     item = POISON
                 outputs.append(item)
+                spans.append(expr.span)
         f.outputs = outputs
         f.return_span = s.span
+        f.return_spans = spans
 
     def _inputdecl(self, s: ast.InputDecl, f: Frame) -> None:
         if f.kind != "model":
             self.rep.error("misplaced", "`input` declares a model's inputs; a block takes them as parameters",
                            s.span, "write it in the block's signature: block Name(x: [B, 784])")
+            return
+        if s.name in f.env:
+            self.rep.error("duplicate-name", f"`{s.name}` is already defined", s.name_span,
+                           *([f"first defined at {f.input_spans[s.name].where()}"] if s.name in f.input_spans else []))
             return
         binding = {k: v.name for k, v in f.env.items() if isinstance(v, Sym)}
         t = self.eval_type(s.type, f.env, binding, bind_free=True)
@@ -247,7 +271,7 @@ class Elaborator:
             return
         for name, dim in binding.items():
             f.env.setdefault(name, Sym(dim))
-        self.add_input(f, s.name, t, FP32, s.span)
+        self.add_input(f, s.name, t, FP32, s.name_span)
 
     def _networkdecl(self, s: ast.NetworkDecl, f: Frame) -> None:
         self.rep.error("misplaced", "networks are declared inside a `model`", s.span)
@@ -263,8 +287,16 @@ def _fmt(config: dict) -> str:
 
 def elaborate(scope, reporter: Reporter) -> Program:
     from .model import elaborate_model
+    from .unused_blocks import check_unused_blocks
     el = Elaborator(scope, reporter)
     networks, flow = elaborate_model(el, scope.model) if scope.model else ([], None)
+    if scope.model is None:
+        reporter.warning("no-model", "no model in this file: only the blocks' names and calls are checked",
+                         Span(scope.main, 1, 1, 1, 2), "add `model Name { classifier net = SomeBlock() }` "
+                         "to check shapes and to build")
+    graphs_before = dict(el.graphs)
+    check_unused_blocks(el, scope.main)
+    el.graphs = graphs_before  # probe instantiations are not part of the program
     assign_class_names(el.graphs, flow, scope.model.name if scope.model else "Model")
     return Program(scope.main, scope.model.name if scope.model else "", el.graphs, networks, flow,
                    list(reporter.items), scope.sources)

@@ -40,5 +40,6 @@ CODES: dict[str, str] = {
     "no-model": "the spec defines no model to build",
     "limit": "the spec exceeds one of agqc's size limits",
     # warnings
+    "unused-value": "a tensor computed and never used",
     "precision-kept": "a precision-sensitive op kept at fp32 inside a lower-precision region",
 }

@@ -84,9 +84,6 @@ class Evaluator:
             self.rep.error("syntax", "after `->` comes an op or block call, like `relu()`", step.span,
                            f"found {type(step).__name__.lower()}")
             return POISON
-        if piped is POISON:
-            self.call_args(step, f)  # still check the arguments
-            return POISON
         return self.el.calls.call(step, piped, f)
 
     def _call(self, e: ast.Call, f: Frame):

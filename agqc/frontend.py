@@ -6,6 +6,7 @@ and raises ``AgqcError`` with every error found; warnings ride along in
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .diagnostics import Reporter
@@ -15,7 +16,11 @@ from .loader import load
 from .passes.validate import validate
 
 
+RECURSION_LIMIT = 20_000  # long constant sums and chains recurse once per term
+
+
 def check(path: str | Path) -> Program:
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
     reporter = Reporter()
     scope = load(path, reporter)
     program = elaborate(scope, reporter)

@@ -35,18 +35,16 @@ def load(path: str | Path, reporter: Reporter) -> Scope:
     scope = Scope(main=str(path))
     root = path.resolve().parent
     order: list[ast.Module] = []
-    _load_file(path, None, root, scope, reporter, [], order, set())
+    _load_file(path, None, root, scope, reporter, [], order, set(), [])
     reporter.raise_if_errors()
     from .evaluate import eval_const  # constants may use integer arithmetic
 
     for module in order:
         for item in module.items:
-            if isinstance(item, ast.Const):
-                _define(scope.consts, item.name, item.span, scope, reporter)
+            if isinstance(item, ast.Const) and _define(item.name, item.name_span, scope, reporter):
                 scope.consts[item.name] = eval_const(item.value, scope.consts, reporter)
-                scope.const_spans[item.name] = item.span
-            elif isinstance(item, ast.Block):
-                _define(scope.blocks, item.name, item.name_span, scope, reporter)
+                scope.const_spans[item.name] = item.name_span
+            elif isinstance(item, ast.Block) and _define(item.name, item.name_span, scope, reporter):
                 scope.blocks[item.name] = item
             elif isinstance(item, ast.Model) and module.file == str(path):
                 if scope.model is not None:
@@ -57,19 +55,25 @@ def load(path: str | Path, reporter: Reporter) -> Scope:
     return scope
 
 
-def _define(table: dict, name: str, span: Span, scope: Scope, reporter: Reporter) -> None:
+def _define(name: str, span: Span, scope: Scope, reporter: Reporter) -> bool:
+    """False (and an error) when the name is taken: the first definition stays."""
     if name in scope.consts or name in scope.blocks:
         first = scope.const_spans.get(name) or scope.blocks[name].name_span
         reporter.error("duplicate-name", f"`{name}` is defined twice", span,
                        f"first defined at {first.where()}")
+        return False
+    return True
 
 
 def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter: Reporter,
-               stack: list[Path], order: list, done: set) -> None:
+               stack: list[Path], order: list, done: set, via: list[Span]) -> None:
     key = path.resolve()
     if key in stack:
-        cycle = " -> ".join(p.name for p in stack[stack.index(key):] + [key])
-        reporter.error("import-cycle", f"import cycle: {cycle}", span, "a file cannot import itself, directly or not")
+        start = stack.index(key)
+        cycle = " -> ".join(p.name for p in stack[start:] + [key])
+        # reported at the import where the cycle starts: in the file the user is checking, if it is in the cycle
+        where = via[start] if start < len(via) else span
+        reporter.error("import-cycle", f"import cycle: {cycle}", where, "a file cannot import itself, directly or not")
         return
     if key in done:
         return
@@ -94,7 +98,9 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
         if isinstance(item, ast.Import):
             target = _resolve_import(item, path, root, reporter)
             if target is not None:
-                _load_file(target, item.span, root, scope, reporter, stack, order, done)
+                via.append(item.span)  # the import this file is left by
+                _load_file(target, item.span, root, scope, reporter, stack, order, done, via)
+                via.pop()
     stack.pop()
     done.add(key)
     order.append(module)

@@ -12,7 +12,7 @@ from .diagnostics import did_you_mean
 from .ir import Network
 from .naming import finalize_graph
 from .types import FP32
-from .values import Frame, NetRef
+from .values import POISON, Frame, NetRef
 
 ROLES = ("generator", "discriminator", "critic", "encoder", "decoder", "classifier", "regressor",
          "network", "backbone", "head")
@@ -35,11 +35,17 @@ def elaborate_model(el, m: ast.Model):
     if not any(isinstance(s, ast.NetworkDecl) for s in m.body):
         el.rep.error("no-model", f"model `{m.name}` declares no network", m.name_span,
                      "declare one: `classifier net = MyBlock()`")
+    for name, span in f.input_spans.items():
+        if name not in f.reads:
+            el.rep.error("unused-input", f"model input `{name}` is never used", span,
+                         "remove it, or pass it to a network in the flow")
     flow = None
     if has_flow:
         if f.outputs is None:
-            el.rep.error("missing-return", f"the flow of model `{m.name}` has no return statement", m.name_span)
+            el.rep.error("missing-return", f"the flow of model `{m.name}` has no return statement", m.name_span,
+                         "a model with inputs ends its flow with `return <tensor>, ...`")
         elif not el.rep.errors:
+            el.warn_unused(f)
             flow = finalize_graph(f, el.rep, boundary=None)
     return networks, flow
 
@@ -61,10 +67,13 @@ def _network(el, s: ast.NetworkDecl, f: Frame, networks: list[Network]) -> None:
                      *([note] if note else []))
         return
     if s.name in f.env:
-        el.rep.error("duplicate-name", f"`{s.name}` is already defined", s.span)
+        first = f.env[s.name]
+        where = [f"first defined at {first.span.where()}"] if hasattr(first, "span") else []
+        el.rep.error("duplicate-name", f"`{s.name}` is already defined", s.name_span, *where)
         return
     block = el.scope.blocks[value.func]
     positional, kwargs = el.ev.call_args(value, f)
+    f.env[s.name] = POISON  # until it checks: calls to it are then quietly skipped
     config = el.bind_config(block, positional, kwargs, value.span)
     if config is None:
         return

@@ -36,8 +36,13 @@ class _Continuations:
 
     always_accept = ("_NL",)
 
+    def __init__(self):
+        self.open: list[Token] = []  # brackets not yet closed, for "unclosed (" diagnostics
+        self.last: Token | None = None  # the last real token, to place end-of-line errors
+
     def process(self, stream):
         depth, prev, pending = 0, None, None
+        self.open, self.last = [], None
         for tok in stream:
             if tok.type == "_NL":
                 if depth == 0 and prev is not None and prev.type not in _CONTINUE_AFTER:
@@ -49,8 +54,13 @@ class _Continuations:
             pending = None
             if tok.type == "RBRACE" and prev is not None and prev.type not in ("_NL", "LBRACE"):
                 yield Token.new_borrow_pos("_NL", "\n", tok)  # `{ x = f(x) }` on one line
-            depth += tok.type in _OPENERS
-            depth -= tok.type in _CLOSERS and depth > 0
+            if tok.type in _OPENERS:
+                depth += 1
+                self.open.append(tok)
+            elif tok.type in _CLOSERS and depth > 0:
+                depth -= 1
+                self.open.pop()
+            self.last = tok
             yield tok
             prev = tok
         if prev is not None and prev.type != "_NL":
@@ -58,29 +68,36 @@ class _Continuations:
                         end_line=prev.end_line, end_column=prev.end_column)
 
 
+_POSTLEX = _Continuations()
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     text = resources.files("agqc.grammar").joinpath("agq.lark").read_text(encoding="utf-8")
     return Lark(text, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True,
-                postlex=_Continuations(), start="start", cache=True)
+                postlex=_POSTLEX, start="start", cache=True)
 
 
 def parse_source(text: str, file: str) -> ast.Module:
     """Parse one file's text. Raises AgqcError on a syntax error."""
     try:
         tree = _parser().parse(text)
+        items = _ToAst(file).transform(tree)
     except UnexpectedInput as exc:
         raise AgqcError([_syntax_diagnostic(exc, text, file)]) from None
-    try:
-        items = _ToAst(file).transform(tree)
-    except VisitError as exc:  # a rule that reports a located problem itself
-        if isinstance(exc.orig_exc, AgqcError):
-            raise exc.orig_exc from None
-        raise
+    except (RecursionError, VisitError) as exc:
+        if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
+            raise
+        raise AgqcError([Diagnostic("error", "limit", "an expression is nested or chained too deeply to read",
+                                    Span(file, 1, 1, 1, 2),
+                                    ("split it with constants or intermediate names",))]) from None
     return ast.Module(file, tuple(items))
 
 
 def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    unclosed = _unclosed(exc, file)
+    if unclosed is not None:
+        return unclosed
     line, col = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "end of file"
@@ -90,15 +107,37 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
         found = "end of file" if tok.type == "$END" else (
             "end of line" if tok.type == "_NL" else f"`{tok.value}`")
         width = max(1, len(str(tok.value).strip()))
-        if tok.type == "$END":
-            line, col = _last_position(text)
+        if tok.type in ("$END", "_NL"):
+            line, col = _after_last_token(text)
+            width = 1
     else:  # UnexpectedEOF
         found, width = "end of file", 1
-        line, col = _last_position(text)
+        line, col = _after_last_token(text)
     expected = sorted({_READABLE.get(t, f"`{t.lower()}`") for t in _expected(exc)})
     message = f"unexpected {found}"
     notes = (f"expected {_one_of(expected)}, found {found}",) if expected else ()
     return Diagnostic("error", "syntax", message, Span(file, line, col, line, col + width), notes)
+
+
+def _unclosed(exc: UnexpectedInput, file: str) -> Diagnostic | None:
+    """An error lines after an unclosed bracket is best shown at the bracket."""
+    if not _POSTLEX.open or not isinstance(exc, UnexpectedToken):
+        return None
+    opener = _POSTLEX.open[-1]
+    if exc.token.type != "$END" and (exc.token.line or 0) <= opener.line:
+        return None
+    closer = {"(": ")", "[": "]"}[opener.value]
+    found = "end of file" if exc.token.type == "$END" else f"`{exc.token.value}` on line {exc.token.line}"
+    return Diagnostic("error", "syntax", f"`{opener.value}` is never closed",
+                      Span(file, opener.line, opener.column, opener.line, opener.column + 1),
+                      (f"expected `{closer}`, found {found}",))
+
+
+def _after_last_token(text: str) -> tuple[int, int]:
+    last = _POSTLEX.last
+    if last is None:
+        return _last_position(text)
+    return last.end_line, last.end_column
 
 
 def _expected(exc: UnexpectedInput) -> set[str]:
@@ -161,7 +200,7 @@ class _ToAst(Transformer):
         return ".".join(str(t) for t in c)
 
     def const_def(self, meta, c):
-        return ast.Const(str(c[0]), c[1], self._s(meta))
+        return ast.Const(str(c[0]), c[1], self._s(meta), _tok_span(self.file, c[0]))
 
     def block_def(self, meta, c):
         decorators, name, params, outputs, body = c
@@ -219,12 +258,12 @@ class _ToAst(Transformer):
         return ast.Repeat(count, str(alias) if alias else None, body, (), self._s(meta))
 
     def input_decl(self, meta, c):
-        return ast.InputDecl(str(c[0]), c[1], (), self._s(meta))
+        return ast.InputDecl(str(c[0]), c[1], (), self._s(meta), _tok_span(self.file, c[0]))
 
     def network_decl(self, meta, c):
         role, name, value = c
         return ast.NetworkDecl(str(role), str(name), value, (), self._s(meta),
-                               _tok_span(self.file, role))
+                               _tok_span(self.file, role), _tok_span(self.file, name))
 
     # expressions
     def _token_expr(self, tok: Token):

@@ -61,7 +61,7 @@ def _count(el, s: ast.Repeat, f: Frame) -> int | None:
 
 
 def _body_graph(el, s: ast.Repeat, f: Frame, key: str, carried: list[str], free: list[str]):
-    errors_before = len(el.rep.errors)
+    errors_before = el.rep.error_count
     env = {k: v for k, v in f.env.items() if not isinstance(v, TVal)}
     body = Frame(key, f.name, "repeat", s.span, env, f.precision)
     for name in carried + free:
@@ -69,16 +69,17 @@ def _body_graph(el, s: ast.Repeat, f: Frame, key: str, carried: list[str], free:
         el.add_input(body, name, outer.type, outer.compute, outer.span)
     el.stmts(s.body, body)
     outs = [body.env.get(n) for n in carried]
-    if len(el.rep.errors) > errors_before or any(v is POISON for v in outs):
+    if el.rep.error_count > errors_before or any(v is POISON for v in outs):
         return None
     for name, out in zip(carried, outs):
         before = f.env[name].type
         if out.type != before:
             el.rep.error("repeat-shape", f"the repeat body changes `{name}` from {before} to {out.type}", s.span,
                          f"expected {before} (each copy feeds the next)", f"found {out.type} (from line {out.span.line})")
-    if len(el.rep.errors) > errors_before:
+    if el.rep.error_count > errors_before:
         return None
     body.outputs = outs
+    el.warn_unused(body)
     graph = finalize_graph(body, el.rep, boundary=[f.env[n].compute for n in carried])
     el.graphs[key] = graph
     return graph

@@ -39,7 +39,7 @@ def dim_mul(*dims: Dim) -> Dim:
     if not names or coef == 0:
         return coef
     names.sort()
-    return "*".join(names if coef == 1 else names + [str(coef)])
+    return "*".join(names if coef == 1 else [str(coef)] + names)
 
 
 def dim_eval(d: Dim, binding: dict[str, int]) -> int:

@@ -84,6 +84,8 @@ class Frame:
     target: tuple[str, ...] = ()
     locals_defined: set[str] = field(default_factory=set)
     return_span: Span | None = None
+    return_spans: list[Span] = field(default_factory=list)
+    assigned: list[tuple[str, object, Span]] = field(default_factory=list)  # for unused-value
 
     def new_id(self) -> str:
         return f"%{len(self.drafts)}"

@@ -14,7 +14,7 @@ output, backward.
 
 Timing, in one process: torch's thread count is fixed (``--threads``, default
 1: the least noisy on a shared 2-core machine); both models warm up; then
-``--repeats`` rounds, each timing ``inner`` steps (calibrated to about
+``--repeats`` rounds (default 100), each timing ``inner`` steps (calibrated to about
 ``--sample-ms``) of compiled (A) and reference (B) back to back, in ABBA order
 (A,B then B,A) so slow drift cancels.  Each round gives a paired ratio A/B;
 the verdict is the median paired ratio, with a bootstrap 95% interval of that
@@ -137,15 +137,20 @@ def _max_abs_diff(a_mod, b_mod, inputs) -> float:
         a_mod.train(a_was), b_mod.train(b_was)
 
 
-def measure_spec(path: Path, repeats: int = 30, warmup: int = 5, sample_ms: float = 20.0,
-                 batch: int = BATCH, device: str = "cpu", reference=None, copy=None) -> dict:
-    """Time compiled vs hand-written training steps for every network of one spec."""
+def measure_spec(path: Path, repeats: int = 100, warmup: int = 5, sample_ms: float = 20.0,
+                 batch: int = BATCH, device: str = "cpu", reference=None, copy=None,
+                 control: bool = False) -> dict:
+    """Time compiled vs hand-written training steps for every network of one spec.
+
+    control=True times a second hand-written instance in place of the compiled
+    one (an A/A run): its ratios show the noise floor of the machine.
+    """
     if reference is None or copy is None:
         refs, copy_weights = references()
         reference, copy = reference or refs[path.stem], copy or copy_weights
     spec = agqc.load(path)
     torch.manual_seed(0)
-    compiled = spec.build().to(device).train()
+    compiled = (reference() if control else spec.build()).to(device).train()
     handmade = reference().to(device).train()
     nets, steps, diffs = [], {}, {}
     for name in spec.networks:
@@ -182,7 +187,7 @@ def measure_spec(path: Path, repeats: int = 30, warmup: int = 5, sample_ms: floa
     total_a = [sum(a_t[n][i] for n in nets) for i in range(repeats)]
     total_b = [sum(b_t[n][i] for n in nets) for i in range(repeats)]
     return {"spec": _rel(path), "networks": networks, "total": pair_stats(total_a, total_b),
-            "batch": batch, "device": device}
+            "batch": batch, "device": device, "control": control}
 
 
 def machine_info() -> dict:
@@ -217,13 +222,15 @@ def table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("specs", nargs="*", help="specs to time (default: specs/*.agq with a reference)")
-    p.add_argument("--repeats", type=int, default=30, help="ABBA rounds per network (default 30)")
+    p.add_argument("--repeats", type=int, default=100, help="ABBA rounds per network (default 100)")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps per model first (default 5)")
     p.add_argument("--sample-ms", type=float, default=20.0, help="target length of one sample (default 20 ms)")
     p.add_argument("--threads", type=int, nargs="+", default=[1], help="torch threads; several for several runs")
     p.add_argument("--batch", type=int, default=BATCH, help="size bound to B (default 64)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--tolerance", type=float, default=TOLERANCE, help="allowed overhead (default 0.05)")
+    p.add_argument("--control", action="store_true",
+                   help="also time hand-written vs hand-written (A/A) to show the noise floor")
     p.add_argument("--json", default=str(RESULTS), help="where to write results ('' for nowhere)")
     args = p.parse_args(argv)
 
@@ -241,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError:  # already set, or torch already ran parallel work in this process
         pass
 
-    results = []
+    results, controls = [], []
     for threads in args.threads:
         torch.set_num_threads(threads)
         for path in specs:
@@ -250,12 +257,20 @@ def main(argv: list[str] | None = None) -> int:
             results.append(res)
             print(f"timed {res['spec']} with {threads} thread(s): median ratio "
                   f"{res['total']['median_ratio']:.3f}", flush=True)
+            if args.control:
+                ctl = measure_spec(path, args.repeats, args.warmup, args.sample_ms, args.batch, args.device,
+                                   control=True)
+                ctl["threads"] = threads
+                controls.append(ctl)
 
     limit = 1 + args.tolerance
     failed = [f"{r['spec']}@{r['threads']}t" for r in results if r["total"]["median_ratio"] > limit]
     print(f"\ncompiled (A) vs hand-written (B): one forward+backward step, B={args.batch}, "
           f"{args.device}; {args.repeats} ABBA rounds; median paired ratio must be <= {limit:.2f}")
     print(table(results))
+    if controls:
+        print("\ncontrol (A/A: hand-written vs a second hand-written instance; the noise floor)")
+        print(table(controls))
     odd = [f"{r['spec']}:{n}" for r in results for n, s in r["networks"].items()
            if s["max_abs_output_diff"] > 1e-2]
     if odd:
@@ -263,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out = {"benchmark": "overhead", "tolerance": args.tolerance, "repeats": args.repeats,
            "warmup": args.warmup, "sample_ms": args.sample_ms, "batch": args.batch, "device": args.device,
-           "order": "ABBA", "machine": machine_info(), "results": results, "failed": failed,
+           "order": "ABBA", "machine": machine_info(), "results": results, "controls": controls,
+           "failed": failed,
            "passed": not failed, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if args.json:
         path = Path(args.json)

@@ -24,6 +24,7 @@ import re
 import subprocess
 import sys
 import traceback
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -56,9 +57,9 @@ def rel(path: Path | str) -> str:
     return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
 
 
-def parse_expectations(path: Path) -> set[tuple[str, str, int, int, str]]:
-    """(severity, file, line, col, code) for every expectation comment in ``path``."""
-    expected = set()
+def parse_expectations(path: Path) -> Counter:
+    """(severity, file, line, col, code) -> count, for every expectation comment in ``path``."""
+    expected: Counter = Counter()
     for lineno, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         m = _COMMENT.search(text)
         if m is None:
@@ -66,7 +67,7 @@ def parse_expectations(path: Path) -> set[tuple[str, str, int, int, str]]:
                 raise ValueError(f"{rel(path)}:{lineno}: malformed expectation comment: {text.strip()!r}")
             continue
         for sev, at, col, code in _ITEM.findall(m.group(1)):
-            expected.add((SEVERITY[sev], rel(path), int(at) if at else lineno, int(col), code))
+            expected[(SEVERITY[sev], rel(path), int(at) if at else lineno, int(col), code)] += 1
     return expected
 
 
@@ -118,19 +119,21 @@ def test_broken_spec(path: Path):
     if crash is not None:
         pytest.fail(f"agqc crashed on {rel(path)} (a user should get exit status 1 and diagnostics):\n{crash}",
                     pytrace=False)
-    messages = {}
-    for d in diagnostics:
-        messages.setdefault(key(d), d.message)
-    got = set(messages)
+    got = Counter(key(d) for d in diagnostics)
     if got != expected:
         lines = [f"{rel(path)}: diagnostics differ from the expectation comments"]
-        missing, unexpected = sorted(expected - got), sorted(got - expected)
+        missing, unexpected = sorted((expected - got).elements()), (got - expected)
         if missing:
             lines.append("missing (expected, not reported):")
             lines += [_show(k) for k in missing]
         if unexpected:
             lines.append("unexpected (reported, not expected):")
-            lines += [_show(k, messages[k]) for k in unexpected]
+            extra = []
+            for d in diagnostics:  # the surplus ones, with their messages
+                if unexpected[key(d)] > 0:
+                    unexpected[key(d)] -= 1
+                    extra.append(d)
+            lines += [_show(key(d), d.message) for d in sorted(extra, key=key)]
         pytest.fail("\n".join(lines), pytrace=False)
 
 

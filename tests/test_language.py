@@ -192,7 +192,7 @@ def test_import_cycle_is_reported_at_the_import(write_spec):
     with pytest.raises(AgqcError) as err:
         agqc.load(path)
     d = err.value.diagnostics[0]
-    assert d.code == "import-cycle" and d.span.file.endswith("b.agq") and d.span.line == 1
+    assert d.code == "import-cycle" and d.span.file.endswith("a.agq") and d.span.line == 1
 
 
 def test_model_flow_with_noise_and_shared_network(write_spec):

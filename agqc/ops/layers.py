@@ -12,6 +12,13 @@ from .shapes import conv_out, conv_transpose_out, known, need_rank, positive
 _BIAS = Arg("bias", "bool", True)
 
 
+def _positive(name: str, default=None) -> Arg:
+    """An integer argument that must be at least 1 (checked while binding)."""
+    from .registry import REQUIRED
+    return Arg(name, "int", REQUIRED if default is None else default, valid=lambda v: v >= 1,
+               valid_text="at least 1")
+
+
 # ---- linear ----------------------------------------------------------------
 def _linear_infer(c: OpCall):
     if c.x.rank < 1:
@@ -30,7 +37,7 @@ def _linear_lower(e):
 
 declare(OpDef(
     "linear", "fully connected layer y = x W^T + b over the last dimension",
-    1, (Arg("out", "int"), _BIAS), _linear_infer,
+    1, (_positive("out"), _BIAS), _linear_infer,
     params=lambda c: c.x.shape[-1] * c.args["out"] + (c.args["out"] if c.args["bias"] else 0),
     macs=lambda c: dim_mul(*c.x.shape[:-1], c.x.shape[-1], c.args["out"]),
     lower=_linear_lower, label=lambda c: f"linear {c.args['out']}",
@@ -40,8 +47,9 @@ declare(OpDef(
 # ---- convolutions -----------------------------------------------------------
 def _conv_args(transpose: bool = False):
     extra = (Arg("output_padding", "int", 0),) if transpose else (Arg("groups", "int", 1),)
-    return (Arg("out", "int"), Arg("kernel", "int"), Arg("stride", "int", 1),
-            Arg("padding", "int", 0), Arg("dilation", "int", 1)) + extra + (_BIAS,)
+    return (_positive("out"), _positive("kernel"), _positive("stride", 1),
+            Arg("padding", "int", 0, valid=lambda v: v >= 0, valid_text="at least 0"),
+            _positive("dilation", 1)) + extra + (_BIAS,)
 
 
 def _conv_infer(spatial: int, name: str):
@@ -182,7 +190,7 @@ def _embedding_lower(e):
 
 declare(OpDef(
     "embedding", "lookup table: integer ids -> learned vectors",
-    1, (Arg("num", "int"), Arg("dim", "int")), _embedding_infer,
+    1, (_positive("num"), _positive("dim")), _embedding_infer,
     params=lambda c: c.args["num"] * c.args["dim"], macs=lambda c: 0,
     lower=_embedding_lower, label=lambda c: f"embedding {c.args['num']}x{c.args['dim']}",
     input_dtype="int",
@@ -190,8 +198,6 @@ declare(OpDef(
 
 
 def _dropout_infer(c: OpCall):
-    if not 0 <= c.args["p"] < 1:
-        raise ShapeError(f"dropout probability must be in [0, 1), got {c.args['p']}", code="bad-value")
     return [c.x]
 
 
@@ -202,6 +208,7 @@ def _dropout_lower(e):
 
 declare(OpDef(
     "dropout", "randomly zeroes elements while training",
-    1, (Arg("p", "float", 0.5),), _dropout_infer, params=lambda c: 0, macs=lambda c: 0,
+    1, (Arg("p", "float", 0.5, valid=lambda p: 0 <= p < 1, valid_text="a probability in [0, 1)"),),
+    _dropout_infer, params=lambda c: 0, macs=lambda c: 0,
     lower=_dropout_lower, label=lambda c: f"dropout {c.args['p']}", random=True,
 ))

@@ -30,6 +30,8 @@ class Arg:
     default: Any = REQUIRED
     choices: tuple = ()
     variadic: bool = False  # collects the remaining positional values
+    valid: Callable[[Any], bool] | None = None  # a range check, e.g. a probability
+    valid_text: str = ""  # what `valid` demands, for the message
 
     @property
     def required(self) -> bool:
@@ -72,10 +74,10 @@ class ShapeError(Exception):
     """A shape rule's complaint, with the expected and the found shape."""
 
     def __init__(self, message: str, expected: str | None = None, found: str | None = None,
-                 input_index: int = 0, code: str = "shape-mismatch"):
+                 input_index: int = 0, code: str = "shape-mismatch", arg: str | None = None):
         super().__init__(message)
         self.message, self.expected, self.found = message, expected, found
-        self.input_index, self.code = input_index, code
+        self.input_index, self.code, self.arg = input_index, code, arg
 
 
 @dataclass(frozen=True)
@@ -184,9 +186,12 @@ def bind_args(sig: tuple[Arg, ...], positional: list, kwargs: dict[str, Any]):
         elif variadic is not None:
             bound.setdefault(variadic.name, []).append(value)
         else:
+            names = ", ".join(a.name for a in fixed)
+            allowed = f"at most {len(fixed)} ({names})" if fixed else "none"
             problems.append(BindProblem("too-many-args",
-                                        f"takes at most {len(fixed)} positional argument(s), got {len(positional)}",
-                                        index=i))
+                                        f"too many arguments: takes {allowed} besides its input tensors, "
+                                        f"got {len(positional)}", index=i))
+            break
     names = {a.name for a in sig}
     for key, value in kwargs.items():
         if key not in names:
@@ -204,9 +209,15 @@ def bind_args(sig: tuple[Arg, ...], positional: list, kwargs: dict[str, Any]):
                 bound[a.name] = [] if a.variadic else a.default
     for idx, a in enumerate(sig):  # a variadic argument always comes last
         values = bound.get(a.name, []) if a.variadic else [bound.get(a.name)]
+        if a.name not in bound:
+            continue  # missing: already reported, not also a type error
         for j, v in enumerate(values):
             if not (v is a.default or kind_ok(a.kind, v)):
                 problems.append(_type_problem(a, v, idx + j, kwargs))
+            elif a.valid is not None and v is not a.default and not a.valid(v):
+                problems.append(BindProblem("bad-value", f"`{a.name}` must be {a.valid_text}, got {describe(v)}",
+                                            index=None if a.name in kwargs else idx + j,
+                                            kwarg=a.name if a.name in kwargs else None))
             elif a.choices and v not in a.choices and v is not a.default:
                 problems.append(BindProblem("bad-value", f"`{a.name}` must be one of "
                                             + ", ".join(describe(c) for c in a.choices)

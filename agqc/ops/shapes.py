@@ -62,5 +62,5 @@ def broadcast(a: TensorType, b: TensorType, what: str) -> tuple[Dim, ...]:
 
 def positive(value: int, name: str) -> int:
     if value < 1:
-        raise ShapeError(f"`{name}` must be at least 1, got {value}", code="bad-value")
+        raise ShapeError(f"`{name}` must be at least 1, got {value}", code="bad-value", arg=name)
     return value
