@@ -1,4 +1,4 @@
-"""The IR: one graph per block instantiation, networkx behind a small API.
+"""The IR: one graph per block instantiation, behind a small API with a networkx view.
 
 Made by ``agqc.elaborate``; read by the passes and every backend.  A
 ``Graph`` holds ``Node`` records in program (hence topological) order; each
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Mapping
-
-import networkx as nx
 
 from .diagnostics import Diagnostic, Span
 from .types import Precision, TensorType
@@ -38,35 +36,44 @@ class Node:
 
 @dataclass
 class Graph:
+    """One block instantiation's nodes, in program order (which is topological).
+
+    Nodes and their users are kept in plain dicts so that checking a spec needs
+    no graph library; ``.nx`` gives the same graph as a networkx ``DiGraph``
+    (edges carry their tensor types) for the passes and drawings that analyse it.
+    """
+
     key: str
     name: str  # block name (or model name)
     kind: str  # block | network | repeat | model
     span: Span
-    _g: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
     inputs: list[str] = field(default_factory=list)
     outputs: list[Ref] = field(default_factory=list)
     class_name: str = ""
     boundary: list[Precision] | None = None  # precisions the outputs are cast to on leaving
-
-    def result_computes(self) -> list[Precision]:
-        """The precision of each output as the caller receives it."""
-        return list(self.boundary) if self.boundary is not None else [self.compute_of(r) for r in self.outputs]
+    _nodes: dict[str, Node] = field(default_factory=dict, repr=False)
+    _users: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _nx: Any = field(default=None, repr=False)
 
     def add(self, node: Node) -> None:
-        self._g.add_node(node.name, node=node, order=self._g.number_of_nodes())
-        for port_in, (src, port) in enumerate(node.inputs):
-            self._g.add_edge(src, node.name, key=port_in)
-            self._g.edges[src, node.name].setdefault("types", []).append(self.type_of((src, port)))
+        self._nodes[node.name] = node
+        self._users[node.name] = []
+        for src, _ in node.inputs:
+            if node.name not in self._users[src]:
+                self._users[src].append(node.name)
         if node.kind == "input":
             self.inputs.append(node.name)
+        self._nx = None
 
     def node(self, name: str) -> Node:
-        return self._g.nodes[name]["node"]
+        return self._nodes[name]
+
+    def has(self, name: str) -> bool:
+        return name in self._nodes
 
     def nodes(self) -> list[Node]:
-        """All nodes in a deterministic topological order (program order)."""
-        order = nx.lexicographical_topological_sort(self._g, key=lambda n: self._g.nodes[n]["order"])
-        return [self._g.nodes[n]["node"] for n in order]
+        """All nodes in program order: every node after the nodes it reads."""
+        return list(self._nodes.values())
 
     def type_of(self, ref: Ref) -> TensorType:
         return self.node(ref[0]).outputs[ref[1]]
@@ -74,8 +81,12 @@ class Graph:
     def compute_of(self, ref: Ref) -> Precision:
         return self.node(ref[0]).computes[ref[1]]
 
+    def result_computes(self) -> list[Precision]:
+        """The precision of each output as the caller receives it."""
+        return list(self.boundary) if self.boundary is not None else [self.compute_of(r) for r in self.outputs]
+
     def users(self, name: str) -> list[Node]:
-        return [self.node(n) for n in self._g.successors(name)]
+        return [self._nodes[n] for n in self._users[name]]
 
     def output_types(self) -> list[TensorType]:
         return [self.type_of(r) for r in self.outputs]
@@ -84,8 +95,20 @@ class Graph:
         return [self.node(n).outputs[0] for n in self.inputs]
 
     @property
-    def nx(self) -> nx.DiGraph:
-        return self._g
+    def nx(self):
+        """The graph as a networkx DiGraph: node attribute ``node``, edge attribute ``types``."""
+        if self._nx is None:
+            import networkx  # only analyses and drawings need it; `agqc check` stays fast
+
+            g = networkx.DiGraph()
+            for node in self._nodes.values():
+                g.add_node(node.name, node=node)
+            for node in self._nodes.values():
+                for src, port in node.inputs:
+                    g.add_edge(src, node.name)
+                    g.edges[src, node.name].setdefault("types", []).append(self.type_of((src, port)))
+            self._nx = g
+        return self._nx
 
 
 @dataclass(frozen=True)

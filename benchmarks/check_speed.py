@@ -7,7 +7,11 @@ Each run is a new ``python -m agqc check SPEC`` subprocess (interpreter
 start-up and every import included, as a user sees it).  Runs are interleaved
 across specs (spec1, spec2, ..., spec1, spec2, ...) so that a noisy spell on a
 shared machine hits every spec alike; one untimed warm-up round goes first
-(byte-code caches, page cache).  The verdict uses the median of N runs.
+(byte-code caches, page cache, lark's grammar cache).  The verdict uses the
+median of N runs.  Reference rows in the same rounds show the floor
+(``python -c pass``) and what ``import networkx``, ``import lark`` and
+``import agqc`` cost on their own; the child's CPU time (user + system) is
+reported beside the wall clock, being less sensitive to other load.
 
     .venv/bin/python benchmarks/check_speed.py            # 7 runs per spec
     .venv/bin/python benchmarks/check_speed.py --runs 15 specs/cgan.agq
@@ -84,30 +88,39 @@ def time_check(spec: Path, python: str = sys.executable) -> tuple[float, float]:
     return wall, cpu
 
 
-def time_startup(python: str = sys.executable) -> tuple[float, float]:
-    """(wall, CPU) seconds of a bare ``python -c pass``: the floor under every check."""
-    wall, cpu, proc = _timed_run([python, "-c", "pass"])
+# Reference rows timed in the same rounds: the interpreter floor, and what
+# importing agqc and its heaviest dependencies costs on its own.
+BASELINES = {
+    "(python -c pass)": "pass",
+    "(import networkx)": "import networkx",
+    "(import lark)": "import lark",
+    "(import agqc)": "import agqc",
+}
+
+
+def time_startup(python: str = sys.executable, code: str = "pass") -> tuple[float, float]:
+    """(wall, CPU) seconds of a bare ``python -c CODE``: the floor under every check."""
+    wall, cpu, proc = _timed_run([python, "-c", code])
     proc.check_returncode()
     return wall, cpu
 
 
 def measure(specs: list[Path], runs: int = 7, warmup: int = 1, python: str = sys.executable,
             baseline: bool = True) -> dict:
-    """Interleaved timings: {spec: [(wall, cpu) seconds, ...]}, plus the interpreter floor
-    under '(python -c pass)'."""
+    """Interleaved timings: {spec: [(wall, cpu) seconds, ...]}, plus the reference rows of
+    ``BASELINES`` (the interpreter floor, bare imports) when ``baseline``."""
     times: dict[str, list[tuple[float, float]]] = {_rel(s): [] for s in specs}
-    floor: list[tuple[float, float]] = []
+    extra = BASELINES if baseline else {}
+    times.update({name: [] for name in extra})
     for round_ in range(warmup + runs):
         for spec in specs:
             t = time_check(spec, python)
             if round_ >= warmup:
                 times[_rel(spec)].append(t)
-        if baseline:
-            t = time_startup(python)
+        for name, code in extra.items():
+            t = time_startup(python, code)
             if round_ >= warmup:
-                floor.append(t)
-    if baseline:
-        times["(python -c pass)"] = floor
+                times[name].append(t)
     return times
 
 
@@ -120,13 +133,8 @@ def torch_imported_by_check(spec: Path, python: str = sys.executable) -> dict:
     return info
 
 
-def import_profile(spec: Path, top: int = 10, python: str = sys.executable) -> list[dict]:
-    """Import cost of one ``agqc check`` run (``-X importtime``), grouped by top-level package.
-
-    Each group's ``self_ms`` sums the self time of its modules (so the groups
-    add up to the whole import time); ``imported_by`` names the module whose
-    import first pulled the package in.
-    """
+def _importtime_rows(spec: Path, python: str) -> list[tuple[str, int, int, int]]:
+    """(module, depth, self us, cumulative us) rows of one ``-X importtime`` run of ``agqc check``."""
     proc = subprocess.run([python, "-X", "importtime", "-m", "agqc", "check", str(spec)], cwd=ROOT,
                           capture_output=True, text=True)
     rows = []
@@ -135,22 +143,39 @@ def import_profile(spec: Path, top: int = 10, python: str = sys.executable) -> l
             continue
         self_us, cum_us, name = line[len("import time:"):].split("|", 2)
         rows.append((name.strip(), (len(name) - len(name.lstrip()) - 1) // 2, int(self_us), int(cum_us)))
-    groups: dict[str, dict] = {}
-    for i, (name, depth, self_us, cum_us) in enumerate(rows):
-        pkg = name.split(".")[0]
-        g = groups.setdefault(pkg, {"package": pkg, "self_ms": 0.0, "modules": 0, "top_cumulative_ms": 0.0,
-                                    "imported_by": None})
-        g["self_ms"] += self_us / 1000
-        g["modules"] += 1
-        if cum_us / 1000 > g["top_cumulative_ms"]:
-            g["top_cumulative_ms"] = cum_us / 1000
-            # importtime prints a module after its children: the parent is the next row one level up.
-            g["imported_by"] = next((r[0] for r in rows[i + 1:] if r[1] < depth), None)
-    out = sorted(groups.values(), key=lambda g: -g["self_ms"])[:top]
-    for g in out:
-        g["self_ms"] = round(g["self_ms"], 1)
-        g["top_cumulative_ms"] = round(g["top_cumulative_ms"], 1)
-    return out
+    return rows
+
+
+def import_profile(spec: Path, top: int = 10, runs: int = 3, python: str = sys.executable) -> list[dict]:
+    """Import cost of ``agqc check`` (``-X importtime``), grouped by top-level package.
+
+    Each group's ``self_ms`` sums the self time of its modules (so the groups
+    add up to the whole import time), median over ``runs`` fresh runs;
+    ``imported_by`` names the module whose import first pulled the package in.
+    """
+    per_run: list[dict[str, dict]] = []
+    for _ in range(runs):
+        rows = _importtime_rows(spec, python)
+        groups: dict[str, dict] = {}
+        for i, (name, depth, self_us, cum_us) in enumerate(rows):
+            pkg = name.split(".")[0]
+            g = groups.setdefault(pkg, {"package": pkg, "self_ms": 0.0, "modules": 0,
+                                        "top_cumulative_ms": 0.0, "imported_by": None})
+            g["self_ms"] += self_us / 1000
+            g["modules"] += 1
+            if cum_us / 1000 > g["top_cumulative_ms"]:
+                g["top_cumulative_ms"] = cum_us / 1000
+                # importtime prints a module after its children: the parent is the next row one level up.
+                g["imported_by"] = next((r[0] for r in rows[i + 1:] if r[1] < depth), None)
+        per_run.append(groups)
+    out = []
+    for pkg in set().union(*per_run):
+        seen = [run[pkg] for run in per_run if pkg in run]
+        out.append({"package": pkg,
+                    "self_ms": round(statistics.median(g["self_ms"] for g in seen), 1),
+                    "top_cumulative_ms": round(statistics.median(g["top_cumulative_ms"] for g in seen), 1),
+                    "modules": seen[0]["modules"], "imported_by": seen[0]["imported_by"]})
+    return sorted(out, key=lambda g: -g["self_ms"])[:top]
 
 
 def phase_breakdown(spec: Path, n: int = 3, python: str = sys.executable) -> dict:
@@ -218,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(times, args.limit)
     probes = {_rel(s): phase_breakdown(s, args.probes) for s in specs}
     torch_specs = [n for n, info in probes.items() if info["torch_imported"]]
-    profile = [] if args.no_profile else import_profile(specs[0])
+    profile = [] if args.no_profile else import_profile(specs[0], runs=3)
 
     print(f"agqc check, wall clock per fresh process: {args.runs} runs per spec, interleaved, "
           f"{args.warmup} warm-up round(s); limit: median < {args.limit} s")
@@ -229,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<{max(map(len, probes))}}  {info['import_agqc_s'] * 1000:7.1f} ms | "
               f"{info['check_after_import_s'] * 1000:7.1f} ms")
     if profile:
-        print(f"\nimport time by package (-X importtime, one run of `agqc check {_rel(specs[0])}`):")
+        print(f"\nimport time by package (-X importtime, median of 3 runs of `agqc check {_rel(specs[0])}`):")
         for g in profile:
             print(f"  {g['self_ms']:8.1f} ms  {g['package']:<20} {g['modules']:4d} modules, "
                   f"first imported by {g['imported_by'] or '-'}")

@@ -57,7 +57,7 @@ def test_check_speed_main_writes_json(check_speed, tmp_path):
     result = json.loads(out.read_text())
     row = result["specs"]["specs/cgan.agq"]
     assert row["runs"] == 1 and 0 < row["median_s"] < 60
-    assert "(python -c pass)" in result["specs"]
+    assert "(python -c pass)" in result["specs"] and "(import agqc)" in result["specs"]
     assert result["in_process"]["specs/cgan.agq"]["torch_imported"] is False
     assert result["passed"] is True
 

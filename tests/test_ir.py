@@ -30,6 +30,19 @@ def test_validate_catches_a_dangling_reference():
     program = agqc.load(ROOT / "specs" / "cgan.agq").program
     graph = program.graph(program.network("G").graph)
     tanh = graph.node("tanh")
-    graph.nx.nodes["tanh"]["node"] = Node(**{**tanh.__dict__, "inputs": (("missing", 0),)})
+    graph._nodes["tanh"] = Node(**{**tanh.__dict__, "inputs": (("missing", 0),)})
     with pytest.raises(InternalError):
         validate(program)
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_networkx_view_agrees_with_program_order(path):
+    import networkx as nx
+    program = agqc.load(path).program
+    for graph in program.graphs.values():
+        g = graph.nx
+        assert nx.is_directed_acyclic_graph(g)
+        order = [n.name for n in graph.nodes()]
+        position = {name: i for i, name in enumerate(order)}
+        assert all(position[a] < position[b] for a, b in g.edges)
+        assert set(g.nodes) == set(order)
