@@ -113,6 +113,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
     else:  # UnexpectedEOF
         found, width = "end of file", 1
         line, col = _after_last_token(text)
+    if isinstance(exc, UnexpectedCharacters):  # the lexer's "allowed" is every token: no help
+        return Diagnostic("error", "syntax", f"unexpected character {found}", Span(file, line, col, line, col + 1),
+                          (f"{found} cannot appear in .agq outside a comment or a string",))
     expected = sorted({_READABLE.get(t, f"`{t.lower()}`") for t in _expected(exc)})
     message = f"unexpected {found}"
     notes = (f"expected {_one_of(expected)}, found {found}",) if expected else ()

@@ -103,3 +103,11 @@ def test_python_dash_m_and_console_script_agree():
         pytest.skip("console script not installed in .venv (run `make setup`)")
     a = subprocess.run([str(script), "summary", str(CGAN)], capture_output=True, text=True)
     assert a.returncode == 0 and a.stdout == run("summary", CGAN).stdout
+
+
+def test_check_imports_neither_torch_nor_networkx():
+    code = ("import sys; from agqc.cli import main; rc = main(['check', %r]); "
+            "heavy = [m for m in ('torch', 'networkx') if m in sys.modules]; "
+            "print(rc, heavy)") % str(CGAN)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip().endswith("0 []"), result.stdout + result.stderr
