@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import ast
 from .diagnostics import Span, did_you_mean
 from .ops.registry import OpCall, ShapeError, Sym, bind_args, lookup, all_ops
-from .types import FP32, Precision, TensorType, dim_eval, format_dims
+from .types import FP32, Precision, TensorType, format_dims
 from .values import POISON, Draft, Frame, NetRef, TupleVal, TVal
 from .evaluate import kind_of
 

@@ -12,7 +12,7 @@ from . import ast
 from .calls import Calls, match_type
 from .diagnostics import Reporter, Span
 from .evaluate import Evaluator, kind_of
-from .ir import Graph, Network, Node, Program
+from .ir import Graph, Program
 from .ops.registry import REQUIRED, Arg, Sym, bind_args
 from .types import FP32, Precision, TensorType
 from .values import POISON, Draft, Frame, NetRef, TupleVal, TVal

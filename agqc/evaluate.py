@@ -55,7 +55,7 @@ class Evaluator:
             return POISON
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return -v
-        self.rep.error("arg-type", f"cannot negate {_kind(v)}", e.span)
+        self.rep.error("arg-type", f"cannot negate {kind_of(v)}", e.span)
         return POISON
 
     def _annotated(self, e: ast.Annotated, f: Frame):
@@ -104,7 +104,7 @@ class Evaluator:
         if isinstance(left, Sym) or isinstance(right, Sym):
             return self._symbolic(e, left, right)
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
-            self.rep.error("arg-type", f"`{e.op}` needs numbers, found {_kind(left)} and {_kind(right)}", e.span)
+            self.rep.error("arg-type", f"`{e.op}` needs numbers, found {kind_of(left)} and {kind_of(right)}", e.span)
             return POISON
         return self._arith(e, left, right)
 
@@ -150,7 +150,8 @@ class Evaluator:
         return result
 
 
-def _kind(v) -> str:
+def kind_of(v) -> str:
+    """A value described for a message: `a tensor [B, 10]`, `the number 3`, ..."""
     if isinstance(v, TVal):
         return f"a tensor {v.type}"
     if isinstance(v, TupleVal):
@@ -164,10 +165,6 @@ def _kind(v) -> str:
     if isinstance(v, str):
         return "a string"
     return f"the number {v}"
-
-
-def kind_of(v) -> str:
-    return _kind(v)
 
 
 def _hint_for(name: str, f: Frame) -> str | None:

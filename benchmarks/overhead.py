@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import statistics
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info as _machine_info  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "overhead.json"
@@ -191,17 +192,7 @@ def measure_spec(path: Path, repeats: int = 100, warmup: int = 5, sample_ms: flo
 
 
 def machine_info() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"python": platform.python_version(), "torch": torch.__version__, "cpu": cpu,
-            "nproc": os.cpu_count(), "platform": platform.platform(),
-            "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    return _machine_info(torch=torch.__version__)
 
 
 def table(results: list[dict]) -> str:
