@@ -33,7 +33,7 @@ def dtype_expr(p: Precision) -> str:
 
 def emit_source(program: Program) -> str:
     spec = Path(program.file).name
-    parts = [HEADER.format(model=program.model or "model", spec=spec)]
+    parts = [HEADER.format(model=program.model or "model", spec=spec).rstrip()]
     for graph in program.graphs.values():
         if graph.kind == "repeat" and program.repeat_body_call(graph):
             continue
@@ -197,10 +197,12 @@ def _container(program: Program) -> str:
              ", ".join(f"{n.name} ({n.role})" for n in program.networks) + '"""', "",
              "    def __init__(self):", "        super().__init__()"]
     lines += ["        " + line for line in nets]
-    lines += ["", "    def forward(self, *inputs):"]
     if len(program.networks) == 1:
-        lines.append(f"        return self.{program.networks[0].name}(*inputs)")
+        net = program.networks[0]
+        args = ", ".join(program.graphs[net.graph].inputs)
+        lines += ["", f"    def forward(self, {args}):", f"        return self.{net.name}({args})"]
     else:
         names = ", ".join(f"self.{n.name}" for n in program.networks)
+        lines += ["", "    def forward(self, *inputs):"]
         lines.append(f"        raise NotImplementedError('model {name} has no flow: call one of {names}')")
     return "\n".join(lines)
