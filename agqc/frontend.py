@@ -20,10 +20,14 @@ RECURSION_LIMIT = 20_000  # long constant sums and chains recurse once per term
 
 
 def check(path: str | Path) -> Program:
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
     reporter = Reporter()
-    scope = load(path, reporter)
-    program = elaborate(scope, reporter)
+    outer = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(outer, RECURSION_LIMIT))
+    try:
+        scope = load(path, reporter)
+        program = elaborate(scope, reporter)
+    finally:
+        sys.setrecursionlimit(outer)
     reporter.raise_if_errors()
     validate(program)  # an IR invariant broken here is agqc's bug: exit 2
     return program
