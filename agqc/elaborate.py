@@ -49,7 +49,7 @@ class Elaborator:
             where = (kwargs[p.kwarg][1] if p.kwarg in kwargs else
                      others[p.index][1] if p.index is not None and p.index < len(others) else span)
             self.rep.error(p.code, f"{block.name}: {p.message}", where, *([p.note] if p.note else []),
-                           f"`{block.name}` is defined at {block.name_span.where()}")
+                           f"`{block.name}` (defined at {block.name_span.where()}) takes {_takes(sig)}")
         if problems or any(v is POISON for v in bound.values()):
             return None
         return {k: v for k, v in bound.items() if v is not NOT_GIVEN}
@@ -279,6 +279,14 @@ class Elaborator:
     def _repeat(self, s: ast.Repeat, f: Frame) -> None:
         from .repeat import elaborate_repeat
         elaborate_repeat(self, s, f)
+
+
+def _takes(sig: list[Arg]) -> str:
+    config = [a.name for a in sig if a.kind != "dim"]
+    sizes = [a.name for a in sig if a.kind == "dim"]
+    parts = ([f"the arguments {', '.join(config)}"] if config else []) + (
+        [f"its sizes {', '.join(sizes)} by name"] if sizes else [])
+    return " and ".join(parts) or "nothing besides its input tensors"
 
 
 def _fmt(config: dict) -> str:

@@ -54,6 +54,12 @@ def _network(el, s: ast.NetworkDecl, f: Frame, networks: list[Network]) -> None:
     if s.role not in ROLES:
         note = did_you_mean(s.role, ROLES) or ("roles: " + ", ".join(ROLES))
         el.rep.error("unknown-role", f"unknown network role `{s.role}`", s.role_span, note)
+    if s.name in f.env:
+        first = f.env[s.name]
+        where = [f"first defined at {first.span.where()}"] if hasattr(first, "span") else []
+        el.rep.error("duplicate-name", f"`{s.name}` is already defined", s.name_span, *where)
+        return
+    f.env[s.name] = POISON  # until it checks: calls to it are then quietly skipped
     value, precision = s.value, f.precision
     if isinstance(value, ast.Annotated):
         precision = el.ev.precision(value.annotations, precision)
@@ -66,14 +72,8 @@ def _network(el, s: ast.NetworkDecl, f: Frame, networks: list[Network]) -> None:
         el.rep.error("unknown-op", f"a network is made from a block; {what} is not a block", value.span,
                      *([note] if note else []))
         return
-    if s.name in f.env:
-        first = f.env[s.name]
-        where = [f"first defined at {first.span.where()}"] if hasattr(first, "span") else []
-        el.rep.error("duplicate-name", f"`{s.name}` is already defined", s.name_span, *where)
-        return
     block = el.scope.blocks[value.func]
     positional, kwargs = el.ev.call_args(value, f)
-    f.env[s.name] = POISON  # until it checks: calls to it are then quietly skipped
     config = el.bind_config(block, positional, kwargs, value.span)
     if config is None:
         return

@@ -39,10 +39,11 @@ class _Continuations:
     def __init__(self):
         self.open: list[Token] = []  # brackets not yet closed, for "unclosed (" diagnostics
         self.last: Token | None = None  # the last real token, to place end-of-line errors
+        self.before_last: Token | None = None
 
     def process(self, stream):
         depth, prev, pending = 0, None, None
-        self.open, self.last = [], None
+        self.open, self.last, self.before_last = [], None, None
         for tok in stream:
             if tok.type == "_NL":
                 if depth == 0 and prev is not None and prev.type not in _CONTINUE_AFTER:
@@ -60,7 +61,7 @@ class _Continuations:
             elif tok.type in _CLOSERS and depth > 0:
                 depth -= 1
                 self.open.pop()
-            self.last = tok
+            self.before_last, self.last = self.last, tok
             yield tok
             prev = tok
         if prev is not None and prev.type != "_NL":
@@ -119,6 +120,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
     expected = sorted({_READABLE.get(t, f"`{t.lower()}`") for t in _expected(exc)})
     message = f"unexpected {found}"
     notes = (f"expected {_one_of(expected)}, found {found}",) if expected else ()
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "NAME" and _POSTLEX.before_last is not None \
+            and _POSTLEX.before_last.type == "RPAR":
+        notes = ("to pass the result on to another op, put `->` between them: `linear(10) -> relu()`",)
     return Diagnostic("error", "syntax", message, Span(file, line, col, line, col + width), notes)
 
 
