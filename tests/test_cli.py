@@ -115,3 +115,15 @@ def test_check_imports_neither_torch_nor_networkx():
             "print(rc, heavy)") % str(CGAN)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip().endswith("0 []"), result.stdout + result.stderr
+
+
+def test_python_api_draws_png_svg_and_dot(tmp_path):
+    import agqc
+    from agqc.backends.graphviz_dot import have_dot
+    spec = agqc.load(CGAN)
+    assert spec.draw(tmp_path / "cgan.dot").read_text().startswith('digraph "CGAN"')
+    if not have_dot():
+        pytest.skip("Graphviz's dot is not installed: `make setup` installs it")
+    png = spec.draw(tmp_path / "cgan.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert spec.draw(tmp_path / "cgan.svg").read_text().count("<g id=\"node") >= 20

@@ -150,6 +150,9 @@ def _concat_infer(c: OpCall):
                          code="bad-value")
     axis = dim % first.rank
     for i, t in enumerate(c.inputs[1:], start=1):
+        if t.rank != first.rank:
+            raise ShapeError(f"concat: every input needs the same rank; input 1 has rank {first.rank}, "
+                             f"input {i + 1} rank {t.rank}", expected=str(first), found=str(t), input_index=i)
         others = [d for k, d in enumerate(t.shape) if k != axis]
         if t.rank != first.rank or others != [d for k, d in enumerate(first.shape) if k != axis]:
             raise ShapeError(f"concat along dim {dim}: all other dimensions must agree",
