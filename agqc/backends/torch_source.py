@@ -106,7 +106,7 @@ class _GraphWriter:
         outs = [self._value(ref, target) for ref, target in zip(self.g.outputs, self._boundary())]
         body.append((f"return {', '.join(outs)}", ""))
         width = min(COMMENT_COLUMN, max(len(code) for code, _ in body) + 2)
-        return [f"{code:<{width}}# {note}" if note else code for code, note in body]
+        return [f"{code:<{max(width, len(code) + 2)}}# {note}" if note else code for code, note in body]
 
     def _boundary(self) -> list[Precision | None]:
         if self.g.boundary is None:
