@@ -68,23 +68,64 @@ class Spec:
         from .backends.summary import summarize
         return summarize(self.program)
 
-    def to_dot(self) -> str:
+    def to_dot(self, depth: int | None = None, network: str | None = None, direction: str = "TB",
+               shapes: bool = True, params: bool = True) -> str:
+        """The drawing as DOT text; ``depth=None`` picks the deepest level that stays readable."""
         self.require_model()
-        from .backends.graphviz_dot import to_dot
-        return to_dot(self.program)
+        from .backends.drawing import DrawOptions, to_dot
+        if network is not None:
+            self.require_network(network)
+        return to_dot(self.program, DrawOptions(depth, network, direction, shapes, params))
 
-    def draw(self, path: str | Path, format: str | None = None) -> Path:
-        from .backends.graphviz_dot import render as render_dot
+    def draw(self, path: str | Path, format: str | None = None, **options) -> Path:
+        """Write the drawing (svg, png, pdf or dot, from ``format`` or the file's suffix)."""
+        from .backends.drawing import render_bytes
         path = Path(path)
         fmt = format or path.suffix.lstrip(".") or "svg"
-        if fmt == "dot":
-            path.write_text(self.to_dot())
-        else:
-            render_dot(self.to_dot(), path, fmt)
+        dot = self.to_dot(**options)
+        path.write_bytes(dot.encode() if fmt == "dot" else render_bytes(dot, fmt))
         return path
+
+    def require_network(self, name: str) -> None:
+        if name not in self.networks:
+            from .diagnostics import did_you_mean
+            hint = did_you_mean(name, self.networks)
+            raise KeyError(f"{self.name} has no network named `{name}`; its networks are {', '.join(self.networks)}"
+                           + (f" ({hint})" if hint else ""))
+
+    def network(self, name: str) -> "NetworkView":
+        """One network, for drawing it alone (and showing it in a notebook)."""
+        self.require_network(name)
+        return NetworkView(self, name)
+
+    def _repr_svg_(self) -> str | None:
+        """Notebooks show a loaded spec as its drawing (None, hence text, without Graphviz)."""
+        return _svg(self.to_dot()) if self.program.networks else None
 
     def render_warnings(self) -> str:
         return "\n".join(render(d, self.program.sources) for d in self.warnings)
+
+
+class NetworkView:
+    def __init__(self, spec: Spec, name: str):
+        self.spec, self.name = spec, name
+
+    def __repr__(self) -> str:
+        return f"<network {self.name} of {self.spec.name}>"
+
+    def to_dot(self, **options) -> str:
+        return self.spec.to_dot(network=self.name, **options)
+
+    def draw(self, path: str | Path, format: str | None = None, **options) -> Path:
+        return self.spec.draw(path, format, network=self.name, **options)
+
+    def _repr_svg_(self) -> str | None:
+        return _svg(self.to_dot())
+
+
+def _svg(dot: str) -> str | None:
+    from .backends.drawing import have_dot, render_bytes
+    return render_bytes(dot, "svg").decode() if have_dot() else None
 
 
 def load(path: str | Path) -> Spec:

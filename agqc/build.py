@@ -24,7 +24,7 @@ class BuildResult:
 
 def build(spec, stem: str, out: Path) -> BuildResult:
     from .backends.export import export_networks
-    from .backends.graphviz_dot import INSTALL_HINT, have_dot, render
+    from .backends.drawing import INSTALL_HINT, have_dot, render
     from .backends.torch_module import build_module
 
     out.mkdir(parents=True, exist_ok=True)
@@ -50,13 +50,13 @@ def build(spec, stem: str, out: Path) -> BuildResult:
     return BuildResult([out / f.name for f in files], summary.text(), warnings)
 
 
-def write_atomically(files: dict[Path, str]) -> None:
+def write_atomically(files: dict[Path, str | bytes]) -> None:
     """Write each file via a temporary sibling and a rename."""
-    for path, text in files.items():
+    for path, content in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content.encode() if isinstance(content, str) else content)
         os.replace(tmp, path)
 
 

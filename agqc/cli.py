@@ -1,4 +1,4 @@
-"""The command line: ``agqc build|check|emit|summary|ops``.
+"""The command line: ``agqc build|check|draw|emit|summary|ops``.
 
 Takes argv; returns an exit status: 0 fine, 1 a problem in the user's spec
 (every diagnostic printed), 2 a bug in agqc.  ``check`` and ``summary``
@@ -18,14 +18,24 @@ EXAMPLES = """examples:
   agqc build specs/cgan.agq            # check, then write build/cgan/: .py, .dot, .svg, summary, .pt2
   agqc build specs/vae.agq -o out/     # write into out/ instead
   agqc check specs/*.agq               # shapes, names and precision only (fast, no torch)
+  agqc draw specs/cgan.agq -o cgan.png # a drawing for a slide (svg, png, pdf or dot)
+  agqc draw specs/cgan.agq --depth 0   # networks as single boxes: the model at a glance
   agqc emit specs/cgan.agq -o cgan.py  # standalone PyTorch source
   agqc summary specs/gan.agq --json    # per-layer parameters, shapes, precision, MACs
   agqc ops                             # the ops the language knows
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are the user's: exit 1 like any other user error (2 means a bug in agqc)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="agqc", description="Compile .agq neural-network specs to PyTorch.",
+    p = _Parser(prog="agqc", description="Compile .agq neural-network specs to PyTorch.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version="agqc 0.1.0")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -34,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", help="output folder (default: build/<spec name>/)")
     c = sub.add_parser("check", help="check specs without building anything")
     c.add_argument("specs", nargs="+")
+    _draw_parser(sub)
     e = sub.add_parser("emit", help="print (or write) standalone PyTorch source")
     e.add_argument("spec")
     e.add_argument("-o", "--output", help="file to write instead of printing")
@@ -42,6 +53,29 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub.add_parser("ops", help="list the ops with their arguments")
     return p
+
+
+def _draw_parser(sub) -> None:
+    from .backends.drawing import FORMATS
+    d = sub.add_parser("draw", help="draw the model with Graphviz: svg, png, pdf or dot",
+                       description="Draw a spec: networks and blocks as nested boxes, tensor shapes on the edges, "
+                                   "one colour per precision.")
+    d.add_argument("spec")
+    d.add_argument("-o", "--output", help="file to write (default: build/<spec name>/<spec name>.<format>)")
+    d.add_argument("--format", choices=FORMATS, help="default: the output's suffix, else svg")
+    d.add_argument("--depth", type=_depth, metavar="N",
+                   help="collapse blocks nested deeper than N (0: each network one box; default: the deepest "
+                        "level that stays readable)")
+    d.add_argument("--network", metavar="NAME", help="draw only this network")
+    d.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top-to-bottom (default) or left-to-right")
+    d.add_argument("--no-shapes", action="store_true", help="leave tensor shapes off the edges")
+    d.add_argument("--no-params", action="store_true", help="leave parameter counts off")
+
+
+def _depth(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a depth of 0 or more, found {text!r}")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +148,32 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_draw(args) -> int:
+    from .backends.drawing import FORMATS, INSTALL_HINT, DrawingTooBig, have_dot, render_bytes
+    from .build import write_atomically
+    spec = _load(args.spec)
+    spec.require_model()
+    try:
+        dot = spec.to_dot(args.depth, args.network, args.direction, not args.no_shapes, not args.no_params)
+    except (KeyError, DrawingTooBig) as err:
+        print(f"agqc: error: {err.args[0]}", file=sys.stderr)
+        return 1
+    suffix = Path(args.output).suffix.lstrip(".") if args.output else ""
+    fmt = args.format or (suffix if suffix in FORMATS else "svg")
+    stem = Path(args.spec).stem
+    out = Path(args.output) if args.output else Path("build") / stem / f"{stem}.{fmt}"
+    if fmt != "dot" and not have_dot():
+        dot_path = out.with_suffix(".dot")
+        write_atomically({dot_path: dot})
+        print(f"agqc: error: Graphviz's `dot` program was not found, so no {fmt} was drawn; wrote {dot_path} "
+              f"instead.\n  To draw it, {INSTALL_HINT}.\n  Then run: dot -T{fmt} {dot_path} -o {out}",
+              file=sys.stderr)
+        return 1
+    write_atomically({out: dot if fmt == "dot" else render_bytes(dot, fmt)})
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_ops(args) -> int:
     from .ops.registry import all_ops
     for name, op in sorted(all_ops().items()):
@@ -129,4 +189,4 @@ def _show(value) -> str:
         or isinstance(value, bool) else str(value)
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "emit": cmd_emit, "summary": cmd_summary, "ops": cmd_ops}
+COMMANDS = {"build": cmd_build, "check": cmd_check, "draw": cmd_draw, "emit": cmd_emit, "summary": cmd_summary, "ops": cmd_ops}

@@ -35,7 +35,7 @@ def test_build_writes_every_output_and_prints_the_summary(tmp_path):
     import xml.etree.ElementTree as ET
     svg = ET.parse(tmp_path / "out" / "cgan.svg").getroot()  # well-formed: it opens in a browser
     assert svg.tag.endswith("svg")
-    texts = {t.text for t in svg.iter() if t.tag.endswith("text")}
+    texts = {(t.text or "").strip() for t in svg.iter() if t.tag.endswith("text")}
     assert {"conv_transpose2d 4x4, 64, /2", "[B, 1, 28, 28]"} <= texts
 
 
@@ -119,7 +119,7 @@ def test_check_imports_neither_torch_nor_networkx():
 
 def test_python_api_draws_png_svg_and_dot(tmp_path):
     import agqc
-    from agqc.backends.graphviz_dot import have_dot
+    from agqc.backends.drawing import have_dot
     spec = agqc.load(CGAN)
     assert spec.draw(tmp_path / "cgan.dot").read_text().startswith('digraph "CGAN"')
     if not have_dot():

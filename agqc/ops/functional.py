@@ -171,20 +171,20 @@ declare(OpDef(
     "concat", "join tensors along one dimension", -1, (Arg("dim", "int", -1),), _concat_infer,
     params=lambda c: 0, macs=lambda c: 0,
     lower=lambda e: (None, f"torch.cat([{', '.join(e.inputs)}], dim={e.call.args['dim']})"),
-    label=lambda c: "concat",
+    label=lambda c: "concat", draw="merge",
 ))
 
 
-def _binary(name: str, symbol: str, summary: str):
+def _binary(name: str, symbol: str, summary: str, glyph: str = ""):
     declare(OpDef(
         name, summary, 2, (), lambda c: [TensorType(broadcast(c.inputs[0], c.inputs[1], name))],
         params=lambda c: 0, macs=lambda c: 0,
-        lower=lambda e: (None, f"{e.inputs[0]} {symbol} {e.inputs[1]}"), label=lambda c: symbol,
+        lower=lambda e: (None, f"{e.inputs[0]} {symbol} {e.inputs[1]}"), label=lambda c: glyph or symbol, draw="merge",
     ))
 
 
 _binary("add", "+", "element-wise sum (residual and skip connections)")
-_binary("mul", "*", "element-wise product (gating, conditioning)")
+_binary("mul", "*", "element-wise product (gating, conditioning)", glyph="\u00d7")
 
 
 # ---- sampling -------------------------------------------------------------------
@@ -206,7 +206,7 @@ def _normal_lower(e):
 declare(OpDef(
     "normal", "standard normal noise of the given shape (a GAN's latent input)", 0,
     (Arg("dims", "dim", variadic=True),), _normal_infer, params=lambda c: 0, macs=lambda c: 0,
-    lower=_normal_lower, label=lambda c: "normal noise", random=True,
+    lower=_normal_lower, label=lambda c: "noise ~ N(0, 1)", random=True, draw="noise",
 ))
 
 
@@ -222,5 +222,5 @@ declare(OpDef(
     "reparameterise", "z = mu + exp(logvar / 2) * eps, eps ~ N(0, 1) (Kingma & Welling 2013)", 2, (),
     _reparam_infer, params=lambda c: 0, macs=lambda c: 0,
     lower=lambda e: (None, f"{e.inputs[0]} + torch.exp(0.5 * {e.inputs[1]}) * torch.randn_like({e.inputs[0]})"),
-    label=lambda c: "reparameterise", random=True,
+    label=lambda c: "sample \u03bc + \u03c3\u00b7\u03b5\n\u03b5 ~ N(0, 1)", random=True, draw="sample",
 ))

@@ -94,6 +94,7 @@ class OpDef:
     input_dtype: str = "float"  # float | int | any
     precision_sensitive: bool = False
     random: bool = False
+    draw: str = "box"  # how drawings show it: box | merge (a small circle) | noise | sample
 
     @property
     def has_module(self) -> bool:
