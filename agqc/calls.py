@@ -89,10 +89,21 @@ class Calls:
         others = [(v, s) for v, s in positional if not isinstance(v, TVal)]
         if not self._tensor_count(op.name, op.inputs, len(tensors), span, piped):
             return POISON
+        extra = self._tensor_kwargs(op, kwargs)
+        if extra is None:
+            return POISON
+        kwargs = {k: v for k, v in kwargs.items() if k not in op.tensor_args}
         bound, problems = self._bind(op, others, kwargs, span)
         if problems or not self._dtypes_ok(op, tensors):
             return POISON
-        call = OpCall([t.type for t, _ in tensors], bound)
+        for name in op.tensor_args:  # keyword tensors follow the positional ones; args hold their index
+            bound[name] = len(tensors) if name in extra else None
+            if name in extra:
+                tensors.append(extra[name])
+        refs = self._node_refs(op, bound, kwargs, f, span)
+        if refs is None:
+            return POISON
+        call = OpCall([t.type for t, _ in tensors], bound, refs=refs)
         try:
             call.outputs = op.infer(call)
         except ShapeError as err:
@@ -104,6 +115,31 @@ class Calls:
                       alias_span=alias_span)
         vals = f.add(draft)
         return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), span)
+
+    def _node_refs(self, op, bound, kwargs, f: Frame, span: Span) -> dict | None:
+        """Arguments naming an earlier layer of this block (``tie="wte"``): that layer's op and shapes."""
+        refs = {}
+        for arg in op.args:
+            name = bound.get(arg.name) if arg.kind == "node" else None
+            if name is None:
+                continue
+            target = next((d for d in f.drafts if d.alias == name and d.kind == "op"), None)
+            if target is None:
+                where = kwargs[arg.name][1] if arg.name in kwargs else span
+                self.rep.error("unknown-name", f"{op.name}: `{arg.name}` names no layer `{name}` before this line "
+                               "in this block", where, f'name a layer with `as`, e.g. `embedding(V, D) as {name}`')
+                return None
+            refs[arg.name] = {"op": target.op, "args": dict(target.args), "outputs": target.outputs}
+        return refs
+
+    def _tensor_kwargs(self, op, kwargs) -> dict | None:
+        """The keyword tensors an op accepts (``mask=m``); None after reporting a non-tensor."""
+        extra = {k: kwargs[k] for k in op.tensor_args if k in kwargs}
+        for name, (value, where) in extra.items():
+            if not isinstance(value, TVal):
+                self.rep.error("arg-type", f"{op.name}: `{name}` expects a tensor, found {kind_of(value)}", where)
+                return None
+        return extra
 
     def _tensor_count(self, name: str, want: int, got: int, span: Span, piped: bool) -> bool:
         if (want == -1 and got >= 1) or want == got:
@@ -131,7 +167,7 @@ class Calls:
             return None
         if arg in kwargs:
             return kwargs[arg][1]
-        fixed = [a.name for a in op.args if not a.variadic]
+        fixed = [a.name for a in op.args if not a.variadic and not a.keyword]
         if arg in fixed and fixed.index(arg) < len(others):
             return others[fixed.index(arg)][1]
         return None

@@ -179,8 +179,9 @@ def cmd_ops(args) -> int:
     for name, op in sorted(all_ops().items()):
         sig = ", ".join(a.name + ("..." if a.variadic else "") + ("" if a.required or a.variadic
                         else f"={_show(a.default)}") for a in op.args)
-        ins = {0: "", 1: "x", 2: "a, b", -1: "x, ..."}[op.inputs]
-        print(f"{name}({', '.join(p for p in (ins, sig) if p)})\n    {op.summary}")
+        ins = {0: "", 1: "x", 2: "a, b", 3: "q, k, v", -1: "x, ..."}[op.inputs]
+        tensors = ", ".join(f"{t}=tensor" for t in op.tensor_args)
+        print(f"{name}({', '.join(p for p in (ins, sig, tensors) if p)})\n    {op.summary}")
     return 0
 
 

@@ -31,6 +31,8 @@ CODES: dict[str, str] = {
     "recursive-block": "a block that (directly or not) calls itself",
     # shapes and dtypes
     "shape-mismatch": "a tensor's shape does not fit what the op or block expects",
+    "bad-heads": "a feature size that does not split evenly into attention heads, or heads that cannot be shared",
+    "bad-tie": "a weight tied to a layer whose table does not fit, or a tied layer with a bias",
     "dtype-mismatch": "an integer tensor where a float one is expected, or the reverse",
     "return-type": "a block returns a shape other than the one it declares",
     "missing-return": "a block or model flow with no return statement",

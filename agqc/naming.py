@@ -40,7 +40,7 @@ def finalize_graph(f: Frame, reporter: Reporter, boundary=None) -> Graph:
 def _has_module(d) -> bool:
     from .ops.registry import lookup
     op = lookup(d.op)
-    return op is not None and op.has_module
+    return op is not None and op.has_module and op.module_if(d.args)
 
 
 def _node_names(f: Frame, reporter: Reporter) -> dict[str, str]:

@@ -18,7 +18,7 @@ def test_every_op_declares_every_piece(name):
     for piece in PIECES:
         assert getattr(op, piece), f"{name} lacks {piece}"
     assert callable(op.infer) and callable(op.params) and callable(op.macs) and callable(op.lower)
-    assert op.inputs in (-1, 0, 1, 2)
+    assert op.inputs in (-1, 0, 1, 2, 3)
     assert op.input_dtype in ("float", "int", "any")
 
 
@@ -67,6 +67,21 @@ EXAMPLES = {
     "mul": ("[B, 6]", "x * x"),
     "normal": ("[B, 6]", "x + normal(B, 6)"),
     "reparameterise": ("[B, 6]", "reparameterise(x, x -> linear(6))"),
+    "attention": ("[B, 5, 8]", "attention(x, x -> linear(4), x, heads=4, kv_heads=2, causal=true, dropout=0.1)"),
+    "split_heads": ("[B, 5, 8]", "x -> split_heads(2)"),
+    "merge_heads": ("[B, 2, 5, 4]", "x -> merge_heads()"),
+    "rope": ("[B, 2, 5, 4]", "x -> rope(base=500.0)"),
+    "sinusoidal_positions": ("[B, 5, 6]", "x -> sinusoidal_positions()"),
+    "learned_positions": ("[B, 5, 6]", "x -> learned_positions(16)"),
+    "rnn": ("[B, 5, 3]", "x -> rnn(4)"),
+    "gru": ("[B, 5, 3]", "x -> gru(4)"),
+    "lstm": ("[B, 5, 3]", "x -> lstm(4, layers=2)"),
+    "class_token": ("[B, 5, 6]", "concat(x -> class_token(), x, dim=1)"),
+    "patches": ("[B, 3, 8, 8]", "x -> patches(4, 6)"),
+    "split": ("[B, 5, 6]", "x -> split(2, 4)"),
+    "expand": ("[B, 1, 5, 4]", "x -> expand(3)"),
+    "pad": ("[B, 6]", "x -> pad(1, 2, value=1.0)"),
+    "rmsnorm": ("[B, 5, 6]", "x -> rmsnorm(eps=0.00001)"),
 }
 
 
@@ -84,8 +99,10 @@ def test_each_op_lowers_to_torch_that_matches_its_shape_rule(name, write_spec):
     inputs = spec.example_inputs(sizes={"B": 3})
     if name == "embedding":
         inputs = (torch.randint(0, 7, (3, 5)),)
-    out = module(*inputs)
-    expected = tuple(3 if d == "B" else d for d in spec.output_types()[0].shape)
-    assert tuple(out.shape) == expected
+    outs = module(*inputs)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    assert len(outs) == len(spec.output_types())
+    for out, declared in zip(outs, spec.output_types()):
+        assert tuple(out.shape) == tuple(3 if d == "B" else d for d in declared.shape)
     params = sum(p.numel() for p in module.parameters())
     assert spec.summary().total_params == params

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..ir import Graph, Node, Program
+from ..ops.helpers import HELPERS
 from ..ops.registry import LowerCtx, OpCall, lookup
 from ..types import Precision
 
@@ -34,12 +35,19 @@ def dtype_expr(p: Precision) -> str:
 def emit_source(program: Program) -> str:
     spec = Path(program.file).name
     parts = [HEADER.format(model=program.model or "model", spec=spec).rstrip()]
+    parts += [HELPERS[name].strip() for name in _helpers_used(program)]
     for graph in program.graphs.values():
         if graph.kind == "repeat" and program.repeat_body_call(graph):
             continue
         parts.append(_GraphWriter(graph, program).write())
     parts.append(_container(program))
     return "\n\n\n".join(parts).rstrip() + "\n"
+
+
+def _helpers_used(program: Program) -> list[str]:
+    """The helper functions the ops of this program call, in a fixed order."""
+    used = {h for g in program.graphs.values() for n in g.nodes() if n.kind == "op" for h in lookup(n.op).helpers}
+    return [name for name in HELPERS if name in used]
 
 
 def _fmt_types(types) -> str:

@@ -22,7 +22,13 @@ def _elementwise(name: str, summary: str, expr: str, args=(), sensitive=False, l
 
 
 _elementwise("relu", "max(x, 0)", "F.relu({x})")
-_elementwise("gelu", "Gaussian error linear unit", "F.gelu({x})")
+declare(OpDef(
+    "gelu", "Gaussian error linear unit (approximate=\"tanh\": GPT-2's version)", 1,
+    (Arg("approximate", "str", "none", choices=("none", "tanh")),), _same, params=lambda c: 0, macs=lambda c: 0,
+    lower=lambda e: (None, f"F.gelu({e.inputs[0]}" + (", approximate='tanh')" if e.call.args["approximate"] == "tanh"
+                                                    else ")")),
+    label=lambda c: "gelu" + (" (tanh)" if c.args["approximate"] == "tanh" else ""),
+))
 _elementwise("silu", "x * sigmoid(x) (swish)", "F.silu({x})")
 _elementwise("tanh", "hyperbolic tangent", "torch.tanh({x})")
 _elementwise("sigmoid", "logistic function", "torch.sigmoid({x})")

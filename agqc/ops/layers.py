@@ -23,24 +23,50 @@ def _positive(name: str, default=None) -> Arg:
 def _linear_infer(c: OpCall):
     if c.x.rank < 1:
         raise ShapeError("linear expects at least one dimension", found=str(c.x))
-    known(c.x.shape[-1], "linear's input features (last dimension)", c.x)
+    features = known(c.x.shape[-1], "linear's input features (last dimension)", c.x)
     positive(c.args["out"], "out")
+    if c.args["tie"] is not None:
+        _check_tie(c, features)
     return [TensorType(c.x.shape[:-1] + (c.args["out"],))]
+
+
+def _check_tie(c: OpCall, features: int) -> None:
+    """A linear layer that reuses an embedding's [num, dim] table as its [out, in] weight (GPT-2's lm_head)."""
+    target, name = c.refs["tie"], c.args["tie"]
+    if target["op"] != "embedding":
+        raise ShapeError(f"linear can tie its weight to an embedding, but `{name}` is a {target['op']}",
+                         code="bad-tie", arg="tie")
+    num, dim = target["args"]["num"], target["args"]["dim"]
+    if (num, dim) != (c.args["out"], features):
+        raise ShapeError(f"linear tied to `{name}` needs its table to be [out, in] = [{c.args['out']}, {features}]",
+                         expected=f"embedding({c.args['out']}, {features})", found=f"embedding({num}, {dim})",
+                         code="bad-tie", arg="tie")
+    if c.args["bias"]:
+        raise ShapeError("a tied linear layer has only the shared weight: add `bias=false`", code="bad-tie",
+                         arg="tie")
 
 
 @module_lowering
 def _linear_lower(e):
     c = e.call
+    if c.args["tie"] is not None:  # no module of its own: the embedding's weight, used transposed
+        return None, f"F.linear({e.inputs[0]}, self.{c.args['tie']}.weight)"
     bias = "" if c.args["bias"] else ", bias=False"
     return f"nn.Linear({c.x.shape[-1]}, {c.args['out']}{bias}{e.dtype_kw()})", f"{e.attr}({e.inputs[0]})"
 
 
+def _linear_params(c: OpCall) -> int:
+    if c.args["tie"] is not None:
+        return 0  # counted once, at the embedding
+    return c.x.shape[-1] * c.args["out"] + (c.args["out"] if c.args["bias"] else 0)
+
+
 declare(OpDef(
-    "linear", "fully connected layer y = x W^T + b over the last dimension",
-    1, (_positive("out"), _BIAS), _linear_infer,
-    params=lambda c: c.x.shape[-1] * c.args["out"] + (c.args["out"] if c.args["bias"] else 0),
+    "linear", "fully connected layer y = x W^T + b over the last dimension (tie= shares an embedding's table)",
+    1, (_positive("out"), _BIAS, Arg("tie", "node", None, keyword=True)), _linear_infer, params=_linear_params,
     macs=lambda c: dim_mul(*c.x.shape[:-1], c.x.shape[-1], c.args["out"]),
-    lower=_linear_lower, label=lambda c: f"linear {c.args['out']}",
+    lower=_linear_lower, module_if=lambda a: a.get("tie") is None,
+    label=lambda c: f"linear {c.args['out']}" + (f" (tied to {c.args['tie']})" if c.args["tie"] else ""),
 ))
 
 
@@ -172,6 +198,26 @@ declare(OpDef(
     1, (Arg("eps", "float", 1e-5), _BIAS), _layernorm_infer,
     params=lambda c: c.x.shape[-1] * (2 if c.args["bias"] else 1), macs=lambda c: dim_mul(*c.x.shape, 2),
     lower=_layernorm_lower, label=lambda c: "layernorm", precision_sensitive=True,
+))
+
+
+def _rmsnorm_infer(c: OpCall):
+    need_rank(c.x, (2, 3, 4), "rmsnorm")
+    known(c.x.shape[-1], "rmsnorm's normalised size (last dimension)", c.x)
+    return [c.x]
+
+
+@module_lowering
+def _rmsnorm_lower(e):
+    return (f"nn.RMSNorm({e.call.x.shape[-1]}, eps={e.call.args['eps']}{e.dtype_kw()})",
+            f"{e.attr}({e.inputs[0]})")
+
+
+declare(OpDef(
+    "rmsnorm", "root-mean-square normalisation over the last dimension, with a learned scale (Llama)",
+    1, (Arg("eps", "float", 1e-6),), _rmsnorm_infer, params=lambda c: c.x.shape[-1],
+    macs=lambda c: dim_mul(*c.x.shape, 2), lower=_rmsnorm_lower, label=lambda c: "rmsnorm",
+    precision_sensitive=True,
 ))
 
 

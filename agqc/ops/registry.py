@@ -32,6 +32,7 @@ class Arg:
     variadic: bool = False  # collects the remaining positional values
     valid: Callable[[Any], bool] | None = None  # a range check, e.g. a probability
     valid_text: str = ""  # what `valid` demands, for the message
+    keyword: bool = False  # may only be given by name (``tie="wte"``)
 
     @property
     def required(self) -> bool:
@@ -45,6 +46,7 @@ class OpCall:
     inputs: list[TensorType]
     args: dict[str, Any]
     outputs: list[TensorType] = field(default_factory=list)
+    refs: dict[str, Any] = field(default_factory=dict)  # "node" arguments: the named layer's op, args, outputs
 
     @property
     def x(self) -> TensorType:
@@ -53,6 +55,11 @@ class OpCall:
     @property
     def out(self) -> TensorType:
         return self.outputs[0]
+
+    def tensor(self, name: str) -> TensorType | None:
+        """An optional keyword tensor (``mask=``), or None when the call left it out."""
+        index = self.args.get(name)
+        return self.inputs[index] if index is not None else None
 
 
 @dataclass
@@ -95,6 +102,9 @@ class OpDef:
     precision_sensitive: bool = False
     random: bool = False
     draw: str = "box"  # how drawings show it: box | merge (a small circle) | noise | sample
+    tensor_args: tuple[str, ...] = ()  # optional tensors given by keyword (attention's mask=, bias=)
+    helpers: tuple[str, ...] = ()  # functions from ``ops.helpers`` the generated source must define
+    module_if: Callable[[dict], bool] = lambda args: True  # a use without state of its own (a tied linear)
 
     @property
     def has_module(self) -> bool:
@@ -130,7 +140,7 @@ def all_ops() -> dict[str, OpDef]:
 
 def _load() -> None:
     if not REGISTRY:
-        from . import functional, layers  # noqa: F401  (each module declares its ops)
+        from . import attention, functional, layers, sequence  # noqa: F401  (each module declares its ops)
 
 
 # ---- argument binding, shared by ops and blocks ----------------------------
@@ -152,7 +162,7 @@ def kind_ok(kind: str, value: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "bool":
         return isinstance(value, bool)
-    if kind in ("str", "name"):
+    if kind in ("str", "name", "node"):
         return isinstance(value, str)
     if kind == "dim":
         return kind_ok("int", value) or isinstance(value, Sym)
@@ -161,6 +171,7 @@ def kind_ok(kind: str, value: Any) -> bool:
 
 KIND_WORDS = {"int": "an integer", "int?": "an integer", "float": "a number",
               "bool": "true or false", "str": "a string", "name": "a name",
+              "node": 'the `as` name of an earlier layer, in quotes ("wte")',
               "dim": "a dimension (an integer or a symbolic size)", "any": "a value"}
 
 
@@ -179,7 +190,7 @@ def bind_args(sig: tuple[Arg, ...], positional: list, kwargs: dict[str, Any]):
     from ..diagnostics import did_you_mean
 
     bound, problems = {}, []
-    fixed = [a for a in sig if not a.variadic]
+    fixed = [a for a in sig if not a.variadic and not a.keyword]
     variadic = next((a for a in sig if a.variadic), None)
     for i, value in enumerate(positional):
         if i < len(fixed):
