@@ -42,15 +42,34 @@ class Spec:
         from .backends.torch_source import emit_source
         return emit_source(self.program)
 
-    def build(self):
-        """A fresh ``nn.Module`` for the whole model (networks as attributes)."""
+    def build(self, device: str | None = None):
+        """A fresh ``nn.Module`` for the whole model (networks as attributes).
+
+        ``device="meta"`` gives the module's structure with no memory for weights,
+        so an 8-billion-parameter spec builds in a second.
+        """
         self.require_model()
         from .backends.torch_module import build_module
-        return build_module(self.program)
+        return build_module(self.program, device=device)
 
     def example_inputs(self, network: str | None = None, sizes: dict[str, int] | None = None, seed: int = 0):
+        """Random inputs for one network, or for the model's forward (symbolic sizes default to 2)."""
         from .backends.torch_module import example_inputs
-        return example_inputs(self.graph(network), sizes, seed)
+        graphs = [self.graph(network)] if network or not self._side_by_side() else self._input_graphs()
+        return tuple(x for g in graphs for x in example_inputs(g, sizes, seed))
+
+    def input_types(self, network: str | None = None):
+        graphs = [self.graph(network)] if network or not self._side_by_side() else self._input_graphs()
+        return [t for g in graphs for t in g.input_types()]
+
+    def _side_by_side(self) -> bool:
+        return self.program.flow is None and len(self.program.networks) > 1
+
+    def _input_graphs(self):
+        """A model without a flow takes shared inputs, or each network's inputs in turn."""
+        graphs = [self.program.graph(n.graph) for n in self.program.networks]
+        shared = all(g.input_types() == graphs[0].input_types() for g in graphs)
+        return graphs[:1] if shared else graphs
 
     def graph(self, network: str | None = None):
         """The IR graph of one network, or of the model's flow (or its only network)."""
@@ -61,6 +80,8 @@ class Spec:
         return self.program.graph(self.program.networks[0].graph)
 
     def output_types(self, network: str | None = None):
+        if network is None and self._side_by_side():
+            return [t for n in self.program.networks for t in self.program.graph(n.graph).output_types()]
         return self.graph(network).output_types()
 
     def summary(self):

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+EXPORT_LIMIT = 50_000_000  # parameters: above this a build makes no weights, hence no .pt2
+
+
 @dataclass
 class BuildResult:
     files: list[Path]
@@ -33,17 +36,23 @@ def build(spec, stem: str, out: Path) -> BuildResult:
         tmp = Path(tmp)
         source = spec.emit_python()
         (tmp / f"{stem}.py").write_text(source)
-        module = build_module(spec.program, source)
+        summary = spec.summary()
+        large = summary.total_params > EXPORT_LIMIT
+        module = build_module(spec.program, source, device="meta" if large else None)
         dot = spec.to_dot()
         (tmp / f"{stem}.dot").write_text(dot)
         if have_dot():
             render(dot, tmp / f"{stem}.svg", "svg")
         else:
             warnings.append(f"no drawing rendered ({stem}.dot written): {INSTALL_HINT}")
-        summary = spec.summary()
         (tmp / f"{stem}.summary.txt").write_text(summary.text())
         (tmp / f"{stem}.summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
-        export_networks(spec.program, module, tmp)
+        if large:
+            warnings.append(f"no .pt2 export: {summary.total_params:,} parameters would need "
+                            f"{summary.total_params * 4 / 2**30:.1f} GiB of fp32 weights (agqc exports models up to "
+                            f"{EXPORT_LIMIT // 10**6}M parameters); the module was checked on the meta device")
+        else:
+            export_networks(spec.program, module, tmp)
         files = sorted(tmp.iterdir())
         for f in files:
             os.replace(f, out / f.name)
@@ -57,6 +66,13 @@ def write_atomically(files: dict[Path, str | bytes]) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(content.encode() if isinstance(content, str) else content)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should read like any file
         os.replace(tmp, path)
 
 
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -92,6 +92,7 @@ class Calls:
         extra = self._tensor_kwargs(op, kwargs)
         if extra is None:
             return POISON
+        given = kwargs  # every keyword, for locating a complaint about one
         kwargs = {k: v for k, v in kwargs.items() if k not in op.tensor_args}
         bound, problems = self._bind(op, others, kwargs, span)
         if problems or not self._dtypes_ok(op, tensors):
@@ -107,7 +108,7 @@ class Calls:
         try:
             call.outputs = op.infer(call)
         except ShapeError as err:
-            self._shape_error(op, err, tensors, self._arg_span(op, err.arg, others, kwargs) or span)
+            self._shape_error(op, err, tensors, self._arg_span(op, err.arg, others, given) or span)
             return POISON
         precision, compute = f.precision, self._compute(op, f.precision, span)
         draft = Draft(f.new_id(), "op", op.name, bound, tuple(t.ref for t, _ in tensors), tuple(call.outputs),
@@ -177,7 +178,7 @@ class Calls:
         notes = []
         if err.expected:
             notes.append(f"expected {err.expected}")
-        source = tensors[err.input_index] if err.input_index < len(tensors) else None
+        source = tensors[err.input_index] if err.input_index is not None and err.input_index < len(tensors) else None
         if err.found:
             origin = f" (from line {source[0].span.line})" if source else ""
             notes.append(f"found {err.found}{origin}")
@@ -283,13 +284,12 @@ def resolve_dim(d, binding: dict):
 
 
 def _subst_product(d: str, binding: dict):
-    from .types import dim_mul
-    parts = [binding.get(p, int(p) if p.isdigit() else p) for p in d.split("*")]
-    return dim_mul(*parts)
+    from .types import dim_subst
+    return dim_subst(d, binding)
 
 
 def substitute(t: TensorType, binding: dict) -> TensorType:
-    shape = tuple(d if isinstance(d, int) else (binding.get(d, d) if "*" not in d else _subst_product(d, binding))
+    shape = tuple(d if isinstance(d, int) else _subst_product(d, binding)
                   for d in t.shape)
     return TensorType(shape, t.dtype)
 

@@ -180,9 +180,9 @@ class Elaborator:
         """A warning for each assigned tensor that nothing reads (likely a forgotten line)."""
         used = {ref for d in f.drafts for ref in d.inputs} | {v.ref for v in f.outputs or [] if isinstance(v, TVal)}
         for name, value, span in f.assigned:
-            if isinstance(value, TVal) and value.ref not in used:
+            if isinstance(value, TVal) and value.ref not in used and not name.startswith("_"):
                 self.rep.warning("unused-value", f"`{name}` is computed but never used", span,
-                                 "use it, or delete the line")
+                                 "use it, or delete the line, or call it `_` if dropping it is deliberate")
 
     def add_input(self, f: Frame, name: str, t: TensorType, compute: Precision, span: Span) -> TVal:
         draft = Draft(f.new_id(), "input", "input", {}, (), (t,), compute, (compute,), span, base=name,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import ast
 from .diagnostics import Reporter, did_you_mean
 from .ops.registry import Sym
-from .types import PRECISION_OPTIONS, PRECISIONS, Precision, dim_mul
+from .types import PRECISION_OPTIONS, PRECISIONS, Precision, dim_add, dim_mul
 from .values import POISON, Frame, NetRef, TupleVal, TVal
 
 MAX_INT = 2**40  # sizes beyond this are surely mistakes, and would overflow counts
@@ -120,10 +120,11 @@ class Evaluator:
         return result
 
     def _symbolic(self, e: ast.BinOp, a, b):
-        if e.op == "*" and all(isinstance(v, (Sym, int)) and not isinstance(v, bool) for v in (a, b)):
-            product = dim_mul(*(v.name if isinstance(v, Sym) else v for v in (a, b)))
-            return Sym(product) if isinstance(product, str) else product
-        self.rep.error("symbolic-dim", f"`{e.op}` on a symbolic size: only products of sizes are supported",
+        if e.op in ("*", "+") and all(isinstance(v, (Sym, int)) and not isinstance(v, bool) for v in (a, b)):
+            combine = dim_mul if e.op == "*" else dim_add
+            result = combine(*(v.name if isinstance(v, Sym) else v for v in (a, b)))
+            return Sym(result) if isinstance(result, str) else result
+        self.rep.error("symbolic-dim", f"`{e.op}` on a symbolic size: only sums and products of sizes are supported",
                        e.span, "give the size a number in the block's signature or the network's arguments")
         return POISON
 

@@ -17,39 +17,72 @@ def is_known(d: Dim) -> bool:
     return isinstance(d, int)
 
 
-def _factors(d: Dim) -> tuple[int, list[str]]:
+Poly = dict[tuple[str, ...], int]  # a dimension as a polynomial: sorted names -> coefficient
+
+
+def _poly(d: Dim) -> Poly:
     if isinstance(d, int):
-        return d, []
-    coef, names = 1, []
-    for part in d.split("*"):
-        if part.isdigit():
-            coef *= int(part)
-        else:
-            names.append(part)
-    return coef, names
+        return {(): d} if d else {}
+    poly: Poly = {}
+    for term in d.split("+"):
+        coef, names = 1, []
+        for part in term.split("*"):
+            if part.isdigit():
+                coef *= int(part)
+            else:
+                names.append(part)
+        key = tuple(sorted(names))
+        poly[key] = poly.get(key, 0) + coef
+    return {k: v for k, v in poly.items() if v}
+
+
+def _dim(poly: Poly) -> Dim:
+    """The canonical text: terms in name order, each coefficient first, the constant last."""
+    if not any(poly):
+        return poly.get((), 0)
+    terms = ["*".join(([str(poly[k])] if poly[k] != 1 else []) + list(k)) for k in sorted(k for k in poly if k)]
+    if poly.get(()):
+        terms.append(str(poly[()]))
+    return "+".join(terms)
 
 
 def dim_mul(*dims: Dim) -> Dim:
-    """The product of dimensions, symbolic when any factor is."""
-    coef, names = 1, []
+    """The product of dimensions, symbolic when any factor is (sums multiply out: 2*(T+1) is 2*T+2)."""
+    result: Poly = {(): 1}
     for d in dims:
-        c, n = _factors(d)
-        coef *= c
-        names.extend(n)
-    if not names or coef == 0:
-        return coef
-    names.sort()
-    return "*".join(names if coef == 1 else [str(coef)] + names)
+        product: Poly = {}
+        for ka, va in result.items():
+            for kb, vb in _poly(d).items():
+                key = tuple(sorted(ka + kb))
+                product[key] = product.get(key, 0) + va * vb
+        result = {k: v for k, v in product.items() if v}
+    return _dim(result)
+
+
+def dim_add(*dims: Dim) -> Dim:
+    """The sum of dimensions in canonical order, so concat's 1+T and pad's T+1 compare equal."""
+    total: Poly = {}
+    for d in dims:
+        for k, v in _poly(d).items():
+            total[k] = total.get(k, 0) + v
+    return _dim({k: v for k, v in total.items() if v})
+
+
+def dim_subst(d: Dim, binding: dict) -> Dim:
+    """A dimension with some of its names replaced by numbers or other dimensions."""
+    if isinstance(d, int):
+        return d
+    terms = [dim_mul(coef, *(binding.get(n, n) for n in names)) for names, coef in _poly(d).items()]
+    return dim_add(*terms)
 
 
 def dim_eval(d: Dim, binding: dict[str, int]) -> int:
-    """The value of a dimension once each symbol has a number."""
-    coef, names = _factors(d)
-    return coef * prod(binding.get(n, 1) for n in names)
+    """The value of a dimension once each symbol has a number (unbound symbols count as 1)."""
+    return sum(coef * prod(binding.get(n, 1) for n in names) for names, coef in _poly(d).items())
 
 
 def dim_symbols(d: Dim) -> list[str]:
-    return _factors(d)[1]
+    return list(dict.fromkeys(n for names in _poly(d) for n in names))
 
 
 def format_dims(shape: tuple[Dim, ...]) -> str:

@@ -127,3 +127,14 @@ def test_python_api_draws_png_svg_and_dot(tmp_path):
     png = spec.draw(tmp_path / "cgan.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert spec.draw(tmp_path / "cgan.svg").read_text().count("<g id=\"node") >= 20
+
+
+def test_build_of_a_large_model_makes_no_weights(write_spec, tmp_path):
+    big = write_spec("block Wide(x: [B, 8000]) -> [B, 8000] {\n    return x -> linear(8000)\n}\n"
+                     "model Big {\n    classifier net = Wide()\n}\n")  # 64M parameters: 256 MB in fp32
+    result = subprocess.run([sys.executable, "-m", "agqc", "build", str(big), "-o", str(tmp_path / "out")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "no .pt2 export: 64,008,000 parameters" in result.stderr
+    written = {f.name for f in (tmp_path / "out").iterdir()}
+    assert {"spec.py", "spec.dot", "spec.summary.json"} <= written and not any(n.endswith(".pt2") for n in written)

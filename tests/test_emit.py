@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import agqc
-from conftest import ROOT, SPECS
+from conftest import ROOT, SMALL_SPECS, SPECS
 
 
 def _import_file(path, name):
@@ -23,7 +23,7 @@ def _import_file(path, name):
     return module
 
 
-@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SMALL_SPECS, ids=lambda p: p.stem)
 def test_written_source_equals_in_memory_module(path, tmp_path):
     spec = agqc.load(path)
     out = tmp_path / f"{path.stem}_generated.py"

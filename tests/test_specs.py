@@ -13,8 +13,10 @@ import torch
 import agqc
 from agqc.types import dim_eval, dim_symbols
 
+from conftest import LARGE_SPECS, SMALL_SPECS
+
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
-SPEC_PATHS = sorted(SPECS_DIR.glob("*.agq"))
+SPEC_PATHS = SMALL_SPECS  # weights and forward passes; LARGE_SPECS are built on the meta device below
 SIZES = [None, {"B": 5}]
 
 
@@ -89,8 +91,7 @@ def _check_outputs(outputs, out_types, binding, what):
 def test_model_forward_shapes(spec, built, sizes):
     module = built
     inputs = spec.example_inputs(sizes=sizes)
-    graph = spec.graph()
-    binding = _binding(graph.input_types(), inputs, sizes)
+    binding = _binding(spec.input_types(), inputs, sizes)
     with torch.no_grad():
         out = module(*inputs)
     _check_outputs(out, spec.output_types(), binding, spec.name)
@@ -117,7 +118,7 @@ def test_train_mode_backward(spec):
     inputs = spec.example_inputs(sizes={"B": 4})
     outputs = _as_tuple(module(*inputs))
     _check_outputs(outputs, spec.output_types(),
-                   _binding(spec.graph().input_types(), inputs, {"B": 4}), spec.name)
+                   _binding(spec.input_types(), inputs, {"B": 4}), spec.name)
     loss = sum(y.float().square().mean() for y in outputs if y.is_floating_point())
     loss.backward()
     grads = [p.grad for p in module.parameters() if p.grad is not None]
@@ -160,3 +161,13 @@ def test_shape_errors_are_reported(tmp_path):
     diags = info.value.diagnostics
     assert diags and all(d.severity == "error" for d in diags)
     assert any(d.span.line in (1, 2, 3) for d in diags)
+
+
+@pytest.mark.parametrize("path", LARGE_SPECS, ids=_ids(LARGE_SPECS))
+def test_large_specs_build_on_the_meta_device(path):
+    """GPT-2 and Llama-sized specs: the module's structure, without memory for its weights."""
+    spec = agqc.load(path)
+    module = spec.build(device="meta")
+    params = {id(p): p for p in module.parameters()}.values()  # a tied weight once
+    assert sum(p.numel() for p in params) == spec.summary().total_params
+    assert all(p.is_meta for p in params)

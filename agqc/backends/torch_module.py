@@ -28,9 +28,11 @@ def load_source(source: str, name: str) -> types.ModuleType:
     return module
 
 
-def build_module(program: Program, source: str | None = None) -> torch.nn.Module:
+def build_module(program: Program, source: str | None = None, device: str | None = None) -> torch.nn.Module:
+    """The model's module; ``device="meta"`` makes every weight a shape without memory (any size of model)."""
     module = load_source(source or emit_source(program), program.file)
-    return getattr(module, program.model or "Model")()
+    with torch.device(device or "cpu"):
+        return getattr(module, program.model or "Model")()
 
 
 def example_inputs(graph: Graph, sizes: dict[str, int] | None = None, seed: int = 0) -> tuple:

@@ -181,8 +181,8 @@ class _GraphWriter:
     def _dim(self, d) -> str:
         if isinstance(d, int):
             return str(d)
-        factors = [self.sym.get(p, p) for p in str(d).split("*")]
-        return " * ".join(factors)
+        terms = [" * ".join(self.sym.get(p, p) for p in term.split("*")) for term in str(d).split("+")]
+        return " + ".join(terms)
 
     def _device(self) -> str:
         return f"{self.g.inputs[0]}.device" if self.g.inputs else "next(self.parameters()).device"
@@ -195,6 +195,24 @@ class _GraphWriter:
         return op.lower(ctx)
 
 
+def side_by_side(program: Program) -> tuple[list[str], list[tuple[int, str]]]:
+    """A model without a flow: its forward's parameters and, per network, (outputs, call).
+
+    Networks that all take the same inputs share them (three classifiers of one
+    image); otherwise each network's inputs are listed in turn, prefixed with its name.
+    """
+    graphs = [program.graphs[n.graph] for n in program.networks]
+    shared = all(g.input_types() == graphs[0].input_types() for g in graphs)
+    params: list[str] = list(graphs[0].inputs) if shared else []
+    calls = []
+    for net, g in zip(program.networks, graphs):
+        args = g.inputs if shared else [f"{net.name}_{i}" for i in g.inputs]
+        if not shared:
+            params += args
+        calls.append((len(g.outputs), f"self.{net.name}({', '.join(args)})"))
+    return params, calls
+
+
 def _container(program: Program) -> str:
     """The model class: every network as an attribute, and the flow as forward."""
     nets = [f"self.{n.name} = {program.graphs[n.graph].class_name}()  # {n.role}" for n in program.networks]
@@ -205,12 +223,10 @@ def _container(program: Program) -> str:
              ", ".join(f"{n.name} ({n.role})" for n in program.networks) + '"""', "",
              "    def __init__(self):", "        super().__init__()"]
     lines += ["        " + line for line in nets]
-    if len(program.networks) == 1:
-        net = program.networks[0]
-        args = ", ".join(program.graphs[net.graph].inputs)
-        lines += ["", f"    def forward(self, {args}):", f"        return self.{net.name}({args})"]
-    else:
-        names = ", ".join(f"self.{n.name}" for n in program.networks)
-        lines += ["", "    def forward(self, *inputs):"]
-        lines.append(f"        raise NotImplementedError('model {name} has no flow: call one of {names}')")
+    params, calls = side_by_side(program)
+    lines += ["", f"    def forward(self, {', '.join(params)}):"]
+    if len(calls) == 1:
+        lines.append(f"        return {calls[0][1]}")
+    else:  # networks side by side (model_compare): each network's results, in declaration order
+        lines.append("        return " + ", ".join(f"*{call}" if n > 1 else call for n, call in calls))
     return "\n".join(lines)

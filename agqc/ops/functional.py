@@ -4,7 +4,7 @@ Each lowers to one expression in ``forward``; none owns an nn.Module.
 """
 from __future__ import annotations
 
-from ..types import Dim, TensorType, dim_mul, format_dims
+from ..types import Dim, TensorType, dim_add, dim_mul, format_dims
 from .registry import Arg, OpCall, OpDef, ShapeError, Sym, declare
 from .shapes import broadcast, conv_out, known, need_rank, positive
 
@@ -167,10 +167,7 @@ def _concat_infer(c: OpCall):
 
 
 def _sum(inputs: list[TensorType], axis: int) -> Dim:
-    dims = [t.shape[axis] for t in inputs]
-    if all(isinstance(d, int) for d in dims):
-        return sum(dims)
-    return "+".join(str(d) for d in dims)  # shown, never multiplied
+    return dim_add(*(t.shape[axis] for t in inputs))
 
 
 declare(OpDef(

@@ -40,7 +40,7 @@ def _check_tie(c: OpCall, features: int) -> None:
     if (num, dim) != (c.args["out"], features):
         raise ShapeError(f"linear tied to `{name}` needs its table to be [out, in] = [{c.args['out']}, {features}]",
                          expected=f"embedding({c.args['out']}, {features})", found=f"embedding({num}, {dim})",
-                         code="bad-tie", arg="tie")
+                         code="bad-tie", arg="tie", input_index=None)
     if c.args["bias"]:
         raise ShapeError("a tied linear layer has only the shared weight: add `bias=false`", code="bad-tie",
                          arg="tie")

@@ -81,7 +81,7 @@ class ShapeError(Exception):
     """A shape rule's complaint, with the expected and the found shape."""
 
     def __init__(self, message: str, expected: str | None = None, found: str | None = None,
-                 input_index: int = 0, code: str = "shape-mismatch", arg: str | None = None):
+                 input_index: int | None = 0, code: str = "shape-mismatch", arg: str | None = None):
         super().__init__(message)
         self.message, self.expected, self.found = message, expected, found
         self.input_index, self.code, self.arg = input_index, code, arg

@@ -54,6 +54,6 @@ def _box_body(box: Box, options: DrawOptions, indent: str) -> list[str]:
 def _legend(scene: Scene) -> list[str]:
     kinds = {e.kind for e in scene.edges}
     kept = any(i.kept for i in scene.items())
-    label = style.legend_label(scene.precisions(), kept, "skip" in kinds, "link" in kinds)
+    label = style.legend_label(scene.precisions(), kept, "skip" in kinds, "link" in kinds, "tie" in kinds)
     return [f"  legend [{attrs({'shape': 'plaintext', 'label': label, 'fontsize': '9'})}];",
             "  { rank=sink; legend; }"]

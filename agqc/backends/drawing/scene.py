@@ -68,7 +68,7 @@ class Edge:
     dst: str
     type: TensorType
     name: str = ""
-    kind: str = "data"  # data | skip (a path around other nodes) | link (between networks)
+    kind: str = "data"  # data | skip (a path around other nodes) | link (between networks) | tie (shared weight)
 
 
 @dataclass
@@ -165,6 +165,8 @@ class _Builder:
                     precision=node.precision.name, kept=kept)
         box.items.append(item)
         self.connect(ins, item.id)
+        if node.args.get("tie"):  # a weight shared with an earlier layer: drawn, never a data path
+            self.edges.append(Edge(prefix + node.args["tie"], item.id, node.outputs[0], "shared weight", "tie"))
         return [[End(item.id, t)] for t in node.outputs]
 
     def collapsed(self, graph: Graph, node: Node, prefix: str, box: Box, ins, title: str, kind: str):
@@ -374,9 +376,12 @@ def _classify(edges: list[Edge]) -> list[Edge]:
     import networkx
 
     g = networkx.DiGraph()
-    g.add_edges_from((e.src, e.dst) for e in edges)
+    g.add_edges_from((e.src, e.dst) for e in edges if e.kind != "tie")
     out = []
     for e in edges:
+        if e.kind == "tie":
+            out.append(e)
+            continue
         home = _network_of(e.dst)
         kind = "data"
         if _network_of(e.src) and home and _network_of(e.src) != home:

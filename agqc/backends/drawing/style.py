@@ -37,6 +37,7 @@ assert PRECISION_FILL.keys() == PRECISIONS.keys(), "every precision needs a colo
 KEPT_BORDER = "#c0392b"
 SKIP_COLOUR = "#2e86c1"
 LINK_COLOUR = "#8e44ad"
+TIE_COLOUR = "#d35400"
 BOX_FILL = {1: "#fafafa", 2: "#f0f2f5", 3: "#e6e9ee", 4: "#dde1e7"}
 
 
@@ -117,6 +118,9 @@ def box_attrs(box) -> dict[str, str]:
 
 
 def edge_attrs(edge, shapes: bool) -> dict[str, str]:
+    if edge.kind == "tie":
+        return {"style": "dotted", "color": TIE_COLOUR, "fontcolor": TIE_COLOUR, "penwidth": "1.4", "dir": "none",
+                "constraint": "false", "label": f"< {html(edge.name)} >"}
     attrs: dict[str, str] = {}
     text = []
     if edge.name:
@@ -132,7 +136,7 @@ def edge_attrs(edge, shapes: bool) -> dict[str, str]:
     return attrs
 
 
-def legend_label(precisions: list[str], kept: bool, skips: bool, links: bool) -> str:
+def legend_label(precisions: list[str], kept: bool, skips: bool, links: bool, ties: bool = False) -> str:
     rows = ['<tr><td colspan="2" align="left"><b>precision</b></td></tr>']
     for name in PRECISION_FILL:
         if name in precisions:
@@ -147,5 +151,8 @@ def legend_label(precisions: list[str], kept: bool, skips: bool, links: bool) ->
     if links:
         rows.append(f'<tr><td><font color="{LINK_COLOUR}"><b>&#8212;&gt;</b></font></td>'
                     f'<td align="left">between networks</td></tr>')
+    if ties:
+        rows.append(f'<tr><td><font color="{TIE_COLOUR}"><b>&#183;&#183;&#183;</b></font></td>'
+                    f'<td align="left">shared (tied) weight</td></tr>')
     return ('<<table border="0" cellborder="1" cellspacing="2" cellpadding="3" color="#cccccc">'
             + "".join(rows) + "</table>>")
