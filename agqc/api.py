@@ -90,13 +90,17 @@ class Spec:
         return summarize(self.program)
 
     def to_dot(self, depth: int | None = None, network: str | None = None, direction: str = "TB",
-               shapes: bool = True, params: bool = True) -> str:
-        """The drawing as DOT text; ``depth=None`` picks the deepest level that stays readable."""
+               shapes: bool = True, params: bool = True, block: str | None = None) -> str:
+        """The drawing as DOT text; ``depth=None`` picks the deepest level that stays readable.
+
+        ``network`` draws one network alone, ``block`` one block as the model first uses it.
+        """
         self.require_model()
         from .backends.drawing import DrawOptions, to_dot
         if network is not None:
             self.require_network(network)
-        return to_dot(self.program, DrawOptions(depth, network, direction, shapes, params))
+        return to_dot(self.program, DrawOptions(depth=depth, network=network, block=block, direction=direction,
+                                               shapes=shapes, params=params))
 
     def draw(self, path: str | Path, format: str | None = None, **options) -> Path:
         """Write the drawing (svg, png, pdf or dot, from ``format`` or the file's suffix)."""

@@ -67,6 +67,7 @@ def _draw_parser(sub) -> None:
                    help="collapse blocks nested deeper than N (0: each network one box; default: the deepest "
                         "level that stays readable)")
     d.add_argument("--network", metavar="NAME", help="draw only this network")
+    d.add_argument("--block", metavar="NAME", help="draw only this block, as the model first uses it")
     d.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top-to-bottom (default) or left-to-right")
     d.add_argument("--no-shapes", action="store_true", help="leave tensor shapes off the edges")
     d.add_argument("--no-params", action="store_true", help="leave parameter counts off")
@@ -154,7 +155,8 @@ def cmd_draw(args) -> int:
     spec = _load(args.spec)
     spec.require_model()
     try:
-        dot = spec.to_dot(args.depth, args.network, args.direction, not args.no_shapes, not args.no_params)
+        dot = spec.to_dot(args.depth, args.network, args.direction, not args.no_shapes, not args.no_params,
+                          args.block)
     except (KeyError, DrawingTooBig) as err:
         print(f"agqc: error: {err.args[0]}", file=sys.stderr)
         return 1

@@ -14,12 +14,12 @@ from .shapes import known, need_rank
 _HEADS = dict(valid=lambda v: v is None or v >= 1, valid_text="at least 1")
 
 
-def _per_head(t: TensorType, heads: int, what: str, index: int) -> int:
+def _per_head(t: TensorType, heads: int, what: str, index: int, arg: str) -> int:
     features = known(t.shape[-1], f"attention's {what} features", t, index)
-    if features % heads:
+    if features % heads:  # reported at the `heads=` (or `kv_heads=`) that does not fit
         raise ShapeError(f"attention: {what} features {features} do not split into {heads} heads",
                          expected=f"a multiple of {heads} features", found=str(t), input_index=index,
-                         code="bad-heads")
+                         code="bad-heads", arg=arg)
     return features // heads
 
 
@@ -33,7 +33,9 @@ def _split_layout(c: OpCall):
     kv_heads = c.args["kv_heads"] or heads
     for i, t in ((1, k), (2, v)):
         need_rank(t, (3,), "attention's key and value (like the query)", i)
-    dq, dk, dv = _per_head(q, heads, "query", 0), _per_head(k, kv_heads, "key", 1), _per_head(v, kv_heads, "value", 2)
+    kv_arg = "heads" if c.args["kv_heads"] is None else "kv_heads"
+    dq, dk, dv = (_per_head(q, heads, "query", 0, "heads"), _per_head(k, kv_heads, "key", 1, kv_arg),
+                  _per_head(v, kv_heads, "value", 2, kv_arg))
     return q.shape[0], heads, kv_heads, q.shape[1], k.shape[1], (dq, dk), dv
 
 
@@ -44,6 +46,9 @@ def _heads_layout(c: OpCall):
     if c.args["heads"] not in (None, q.shape[1]):
         raise ShapeError(f"attention: heads={c.args['heads']} but the query already has {q.shape[1]} heads",
                          found=str(q), code="bad-heads", arg="heads")
+    if c.args["kv_heads"] not in (None, k.shape[1]):
+        raise ShapeError(f"attention: kv_heads={c.args['kv_heads']} but the key already has {k.shape[1]} heads",
+                         found=str(k), input_index=1, code="bad-heads", arg="kv_heads")
     if k.shape[1] != v.shape[1]:
         raise ShapeError("attention: key and value need the same number of heads", expected=str(k), found=str(v),
                          input_index=2)
@@ -59,7 +64,8 @@ def _attention_infer(c: OpCall):
                          expected=f"keys with {dq} features per head", found=str(k), input_index=1)
     if is_known(H) and is_known(Hkv) and H % Hkv:
         raise ShapeError(f"attention: {H} query heads cannot share {Hkv} key/value heads",
-                         expected=f"key/value heads dividing {H}", found=str(k), input_index=1, code="bad-heads")
+                         expected=f"key/value heads dividing {H}", found=str(k), input_index=1, code="bad-heads",
+                         arg="kv_heads")
     if (k.shape[0], k.shape[-2 if k.rank == 4 else 1]) != (v.shape[0], v.shape[-2 if v.rank == 4 else 1]) or \
             k.shape[0] != B:
         raise ShapeError("attention: query, key and value need one batch, and key and value one length",
@@ -71,6 +77,10 @@ def _attention_infer(c: OpCall):
 
 def _check_mask(c: OpCall, B, S) -> None:
     mask = c.tensor("mask")
+    if mask is not None and mask.dtype != "int":  # a float mask (0 / -inf) would be read the other way round
+        raise ShapeError("attention: the key-padding mask holds integers, nonzero for a real key and 0 for padding",
+                         expected=f"int[{B}, {S}]", found=str(mask), input_index=c.args["mask"], arg="mask",
+                         code="dtype-mismatch")
     if mask is not None and mask.shape != (B, S):
         raise ShapeError("attention: the key-padding mask must be [batch, keys]", expected=f"int[{B}, {S}]",
                          found=str(mask), input_index=c.args["mask"], arg="mask")

@@ -28,8 +28,8 @@ def attention(q, k, v, heads=None, kv_heads=None, causal=False, mask=None, bias=
         keep = mask.bool()[:, None, None, :]
         scores_mask = keep if scores_mask is None else scores_mask.masked_fill(~keep, float("-inf"))
     if causal and scores_mask is not None:  # SDPA takes is_causal or a mask, not both
-        T, S = q.size(-2), k.size(-2)
-        future = torch.ones(T, S, dtype=torch.bool, device=q.device).triu(S - T + 1)
+        T, S = q.size(-2), k.size(-2)  # query i sees keys 0..i, as SDPA's is_causal does
+        future = torch.ones(T, S, dtype=torch.bool, device=q.device).triu(1)
         scores_mask = (scores_mask & ~future if scores_mask.dtype == torch.bool
                        else scores_mask.masked_fill(future, float("-inf")))
         causal = False

@@ -6,7 +6,7 @@ output ``[B, T, hidden]`` and the last layer's final state ``[B, hidden]``.
 """
 from __future__ import annotations
 
-from ..types import TensorType, dim_eval, dim_mul, is_known
+from ..types import TensorType, dim_add, dim_eval, dim_mul, is_known
 from .registry import Arg, OpCall, OpDef, ShapeError, declare, module_lowering
 from .shapes import known, need_rank
 
@@ -19,9 +19,11 @@ def _recurrent_infer(name: str):
     def infer(c: OpCall):
         if c.x.rank != 3:
             what = "an image" if c.x.rank == 4 else f"a rank-{c.x.rank} tensor"
+            hint = ""
+            if c.x.rank == 4 and c.x.shape[1] == 1 and all(map(is_known, c.x.shape[2:])):  # one channel: rows
+                hint = f" (an image's rows as steps: `reshape({c.x.shape[2]}, {c.x.shape[3]})` first)"
             raise ShapeError(f"{name} reads sequences [batch, steps, features], found {what}",
-                             expected="[B, T, F]", found=str(c.x),
-                             code="shape-mismatch")
+                             expected="[B, T, F]" + hint, found=str(c.x), code="shape-mismatch")
         known(c.x.shape[-1], f"{name}'s input features", c.x)
         B, T = c.x.shape[:2]
         return [TensorType((B, T, c.args["hidden"])), TensorType((B, c.args["hidden"]))]
@@ -130,11 +132,11 @@ def _split_infer(c: OpCall):
     axis, sizes = _axis(c, "split"), c.args["sizes"]
     if len(sizes) < 2 or any(not isinstance(s, int) or s < 1 for s in sizes):
         raise ShapeError("split needs two or more positive sizes, e.g. split(x, 128, 64)", code="bad-value")
-    total = c.x.shape[axis]
-    if not is_known(total) or total != sum(sizes):
+    total = known(c.x.shape[axis], f"split's dimension {c.args['dim']}", c.x)
+    if total != sum(sizes):
         raise ShapeError(f"split: sizes {' + '.join(map(str, sizes))} = {sum(sizes)} do not add up to "
-                         f"dimension {c.args['dim']} of the input", expected=f"{sum(sizes)} along dim {c.args['dim']}",
-                         found=str(c.x))
+                         f"{total}, the size of dimension {c.args['dim']}",
+                         expected=f"{sum(sizes)} along dim {c.args['dim']}", found=str(c.x))
     return [TensorType(c.x.shape[:axis] + (s,) + c.x.shape[axis + 1:], c.x.dtype) for s in sizes]
 
 
@@ -172,7 +174,7 @@ declare(OpDef(
 def _pad_infer(c: OpCall):
     last = c.x.shape[-1]
     grow = c.args["before"] + c.args["after"]
-    size = last + grow if is_known(last) else f"{last}+{grow}"
+    size = dim_add(last, grow)
     return [TensorType(c.x.shape[:-1] + (size,), c.x.dtype)]
 
 

@@ -23,6 +23,7 @@ from ...types import PRECISIONS, TensorType
 class DrawOptions:
     depth: int | None = None  # None: the deepest level that stays readable (see ``auto_depth``)
     network: str | None = None  # draw only this network
+    block: str | None = None  # draw only this block (its first use), at level 1
     direction: str = "TB"
     shapes: bool = True
     params: bool = True
@@ -167,7 +168,7 @@ class _Builder:
         self.connect(ins, item.id)
         if node.args.get("tie"):  # a weight shared with an earlier layer: drawn, never a data path
             self.edges.append(Edge(prefix + node.args["tie"], item.id, node.outputs[0], "shared weight", "tie"))
-        return [[End(item.id, t)] for t in node.outputs]
+        return _ends(item.id, node)
 
     def collapsed(self, graph: Graph, node: Node, prefix: str, box: Box, ins, title: str, kind: str):
         shown_in = ", ".join(str(graph.type_of(r)) for r in node.inputs)
@@ -178,7 +179,7 @@ class _Builder:
                     precision=node.precision.name, mixed=inside if len(inside) > 1 else ())
         box.items.append(item)
         self.connect(ins, item.id)
-        return [[End(item.id, t)] for t in node.outputs]
+        return _ends(item.id, node)
 
     def repeat(self, graph: Graph, node: Node, prefix: str, level: int, box: Box, ins) -> list[list[End]]:
         body = self.program.graph(node.callee)
@@ -202,6 +203,14 @@ class _Builder:
                 edge = Edge(end.id, dst, end.type, end.name)
                 if edge not in self.edges:
                     self.edges.append(edge)
+
+
+def _ends(item_id: str, node: Node) -> list[list[End]]:
+    """Where each output of a drawn node comes from; several outputs are told apart by their names."""
+    if len(node.outputs) == 1:
+        return [[End(item_id, node.outputs[0])]]
+    names = node.hints if len(set(node.hints)) == len(node.outputs) else [f"#{i}" for i in range(len(node.outputs))]
+    return [[End(item_id, t, name)] for t, name in zip(node.outputs, names)]
 
 
 def _op_call(graph: Graph, node: Node) -> OpCall:
@@ -232,7 +241,8 @@ def build_scene(program: Program, options: DrawOptions) -> Scene:
 
 def auto_depth(program: Program, options: DrawOptions) -> int:
     """The deepest level whose drawing has at most ``READABLE_ITEMS`` items (at least 1)."""
-    deepest = 1 + max((_nesting(program, program.graph(n.graph)) for n in program.networks), default=0)
+    tops = [block_graph(program, options.block)] if options.block else [program.graph(n.graph) for n in program.networks]
+    deepest = 1 + max((_nesting(program, g) for g in tops), default=0)
     for depth in range(deepest, 1, -1):
         try:
             if len(_ModelBuilder(program, depth, READABLE_ITEMS).scene(options, classify=False).items()) \
@@ -243,6 +253,15 @@ def auto_depth(program: Program, options: DrawOptions) -> int:
     return 1
 
 
+def block_graph(program: Program, name: str) -> Graph:
+    """The first instantiation of block ``name`` in the program (KeyError when it has none)."""
+    for graph in program.graphs.values():
+        if graph.name == name and graph.kind in ("block", "network"):
+            return graph
+    used = sorted({g.name for g in program.graphs.values() if g.kind in ("block", "network")})
+    raise KeyError(f"{program.model} uses no block named `{name}`; it uses {', '.join(used)}")
+
+
 def _nesting(program: Program, graph: Graph) -> int:
     inner = [program.graph(n.callee) for n in graph.nodes() if n.kind in ("call", "repeat")]
     return max((1 + _nesting(program, g) for g in inner), default=0)
@@ -251,18 +270,24 @@ def _nesting(program: Program, graph: Graph) -> int:
 class _ModelBuilder(_Builder):
     def scene(self, options: DrawOptions, classify: bool = True) -> Scene:
         root = Box("root", "model", self.program.model)
-        nets = [self.program.network(options.network)] if options.network else self.program.networks
-        for net in nets:
-            self.network(net.name, self.program.graph(net.graph), root)
-        if self.program.flow is not None and options.network is None:
+        if options.block:  # one block alone, as the model instantiates it first
+            graph = block_graph(self.program, options.block)
+            nets = [(graph.name, graph)]
+        else:
+            chosen = [self.program.network(options.network)] if options.network else self.program.networks
+            nets = [(n.name, self.program.graph(n.graph)) for n in chosen]
+        for name, graph in nets:
+            self.network(name, graph, root)
+        if self.program.flow is not None and options.network is None and options.block is None:
             self.flow(self.program.flow, root)
         else:
-            for net in nets:
-                self.network_outputs(net.name, self.program.graph(net.graph), root)
+            for name, graph in nets:
+                self.network_outputs(name, graph, root)
         self.resolve_ports(root)
         edges = _classify(self.edges) if classify else self.edges
-        params = sum(self.graph_params(n.graph) for n in nets)
-        return Scene(self.program.model, params, root, edges, self.depth)
+        params = sum(self.graph_params(g.key) for _, g in nets)
+        title = f"{self.program.model}: {options.block}" if options.block else self.program.model
+        return Scene(title, params, root, edges, self.depth)
 
     def network(self, name: str, graph: Graph, root: Box) -> None:
         ports = {inp: [End(f"{name}/{inp}:port", graph.node(inp).outputs[0])] for inp in graph.inputs}
@@ -278,7 +303,8 @@ class _ModelBuilder(_Builder):
             self.connect(list(ports.values()), item.id)
             self.net_outputs[name] = [[End(item.id, t)] for t in graph.output_types()]
             return
-        box = Box(name, "network", f"{name}: {graph.name}", params=self.graph_params(graph.key), level=1)
+        title = name if name == graph.name else f"{name}: {graph.name}"
+        box = Box(name, "network", title, params=self.graph_params(graph.key), level=1)
         root.boxes.append(box)
         self.net_outputs[name] = self.expand(graph, name + "/", 1, box, ports)
 
