@@ -228,3 +228,44 @@ def test_build_uses_the_same_renderer(tmp_path):
     result = run_cli("build", "specs/cgan.agq", "-o", tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cgan.dot").read_text() == agqc.load(ROOT / "specs/cgan.agq").to_dot()
+
+
+GPT2_LIKE = """
+block Attn(x: [B, T, D], heads) -> [B, T, D] {
+    q, k, v = x -> linear(3 * D) -> split(D, D, D)
+    return attention(q, k, v, heads=heads, causal=true) -> linear(D)
+}
+
+block LM(tokens: int[B, T]) -> [B, T, 50] {
+    x = tokens -> embedding(50, 16) as wte
+    x = x + (x -> layernorm() -> Attn(4))
+    return x -> linear(50, bias=false, tie="wte") as lm_head
+}
+
+model Tiny {
+    generator lm = LM()
+}
+"""
+
+
+def test_tied_weights_are_drawn_once_and_linked(write_spec):
+    scene = scene_of(write_spec(GPT2_LIKE), depth=2)
+    tie = [e for e in scene.edges if e.kind == "tie"]
+    assert [(e.src, e.dst) for e in tie] == [("lm/wte", "lm/lm_head")]
+    assert items_by_id(scene)["lm/lm_head"].params == 0
+    assert scene.params == agqc.load(write_spec(GPT2_LIKE)).summary().total_params
+
+
+def test_each_output_of_a_multi_output_op_is_its_own_named_edge(write_spec):
+    scene = scene_of(write_spec(GPT2_LIKE), depth=2)
+    into_attention = sorted(e.name for e in scene.edges if e.dst == "lm/attn/attention")
+    assert into_attention == ["k", "q", "v"]
+
+
+def test_a_block_drawn_alone(write_spec):
+    spec = agqc.load(write_spec(GPT2_LIKE))
+    scene = build_scene(spec.program, DrawOptions(block="Attn"))
+    assert scene.title == "Tiny: Attn" and [b.title for b in scene.root.boxes] == ["Attn"]
+    assert [i.title for i in scene.root.items if i.kind in ("input", "output")] == ["x", "output"]
+    with pytest.raises(KeyError, match="uses no block named `Mlp`; it uses Attn, LM"):
+        spec.to_dot(block="Mlp")

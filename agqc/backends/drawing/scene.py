@@ -311,7 +311,8 @@ class _ModelBuilder(_Builder):
     def network_outputs(self, name: str, graph: Graph, root: Box) -> None:
         for i, ends in enumerate(self.net_outputs[name]):
             node = graph.node(graph.outputs[i][0])
-            title = node.hints[graph.outputs[i][1]] if node.hints else "output"
+            hint = node.hints[graph.outputs[i][1]] if node.hints else "out"
+            title = "output" if hint == "out" else hint  # `out` is what a bare `return` is called
             self.output(f"out/{name}/{i}", title, ends, root)
 
     def flow(self, flow: Graph, root: Box) -> None:
