@@ -274,7 +274,7 @@ def match_type(declared: TensorType, actual: TensorType, binding: dict) -> str |
         if isinstance(want, str) and "*" not in want and "+" not in want:
             if binding.setdefault(want, have) != have:
                 return f"dimension {i} is {have}, but `{want}` is already {binding[want]}"
-        elif resolve_dim(want, binding) != have:
+        elif want != have and resolve_dim(want, binding) != have:  # equal text: already the caller's size
             return f"dimension {i} is {have}, but {want} is declared"
     return None
 

@@ -58,7 +58,12 @@ def test_every_forward_statement_names_its_agq_line():
     assert body and all("cgan.agq:" in line for line in body), body
 
 
-@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+# Each build is a fresh process with an export: a few representative specs keep the suite fast
+# (flow and two networks, sampling, attention, and a large model built on the meta device).
+DETERMINISM_SPECS = [ROOT / "specs" / f"{n}.agq" for n in ("cgan", "vae", "particle_transformer", "llama3_8b")]
+
+
+@pytest.mark.parametrize("path", DETERMINISM_SPECS, ids=lambda p: p.stem)
 def test_two_builds_are_byte_identical(path, tmp_path):
     outputs = []
     for run in ("a", "b"):

@@ -80,7 +80,7 @@ def summarize(program: Program) -> Summary:
 
 
 def _precision_of(graph: Graph) -> str:
-    precs = {str(n.precision) for n in graph.nodes() if n.kind == "op"}
+    precs = {str(n.precision) for n in graph.nodes() if n.kind != "input"}
     return precs.pop() if len(precs) == 1 else "mixed"
 
 

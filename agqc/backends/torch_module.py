@@ -31,8 +31,11 @@ def load_source(source: str, name: str) -> types.ModuleType:
 def build_module(program: Program, source: str | None = None, device: str | None = None) -> torch.nn.Module:
     """The model's module; ``device="meta"`` makes every weight a shape without memory (any size of model)."""
     module = load_source(source or emit_source(program), program.file)
-    with torch.device(device or "cpu"):
-        return getattr(module, program.model or "Model")()
+    model_class = getattr(module, program.model or "Model")
+    if device is None:  # the caller's default device, including an enclosing `with torch.device(...)`
+        return model_class()
+    with torch.device(device):
+        return model_class()
 
 
 def example_inputs(graph: Graph, sizes: dict[str, int] | None = None, seed: int = 0) -> tuple:
