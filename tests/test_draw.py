@@ -20,7 +20,7 @@ import agqc
 from agqc.backends.drawing import DrawOptions, build_scene, have_dot, style
 
 GOLDEN = Path(__file__).parent / "golden"
-GOLDEN_SPECS = ["cgan", "vae"]
+GOLDEN_SPECS = ["cgan", "vae", "gpt2", "particle_transformer"]
 needs_dot = pytest.mark.skipif(not have_dot(), reason="Graphviz's dot is not installed: `make setup` installs it")
 
 
@@ -172,19 +172,17 @@ def test_notebooks_show_specs_and_networks_as_svg():
     assert "Discriminator" in whole and "Discriminator" not in generator and "Generator" in generator
 
 
-LLAMA_SIZED = RESIDUAL.replace("vocab = 1000, dim = 64, layers = 6", "vocab = 128256, dim = 4096, layers = 32")
-
-
 @needs_dot
-def test_a_llama_sized_spec_collapses_to_a_slide_quickly(write_spec, tmp_path):
-    spec = agqc.load(write_spec(LLAMA_SIZED))
+@pytest.mark.parametrize("name,marker", [("llama3_8b", "LlamaBlock \u00d732"), ("gpt2", "GPT2Block \u00d712")])
+def test_big_models_collapse_to_a_slide_quickly(name, marker, tmp_path):
+    spec = agqc.load(ROOT / "specs" / f"{name}.agq")
     start = time.perf_counter()
-    out = spec.draw(tmp_path / "big.svg")  # automatic depth
+    out = spec.draw(tmp_path / "big.svg", depth=1)
     elapsed = time.perf_counter() - start
     assert elapsed < 5, f"drawing took {elapsed:.1f} s"
-    assert "Mixer \u00d732" in out.read_text()
+    assert marker in out.read_text()
     width, height = (float(ET.parse(out).getroot().get(k).removesuffix("pt")) for k in ("width", "height"))
-    assert width < 1000 and height < 1000, (width, height)
+    assert width < 1000 and height < 1000, (width, height)  # points: a slide at 100%
 
 
 def run_cli(*args, env=None):
