@@ -37,6 +37,7 @@ check: setup
 bench: setup
 	$(PY) benchmarks/check_speed.py
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/attention.py --sweep
 
 clean:
 	rm -rf build .pytest_cache
