@@ -1,4 +1,4 @@
-"""The command line: ``agqc build|check|draw|emit|summary|ops``.
+"""The command line: ``agqc build|check|draw|emit|lower|summary|ops``.
 
 Takes argv; returns an exit status: 0 fine, 1 a problem in the user's spec
 (every diagnostic printed), 2 a bug in agqc.  ``check`` and ``summary``
@@ -22,6 +22,8 @@ EXAMPLES = """examples:
   agqc draw specs/cgan.agq --depth 0   # networks as single boxes: the model at a glance
   agqc emit specs/cgan.agq -o cgan.py  # standalone PyTorch source
   agqc summary specs/gan.agq --json    # per-layer parameters, shapes, precision, MACs
+  agqc lower specs/cgan.agq --target onnx            # an ONNX file (checked with onnxruntime in the tests)
+  agqc lower specs/gpt2.agq --target tensorrt --dry-run  # which node runs in which precision on TensorRT
   agqc ops                             # the ops the language knows
 """
 
@@ -51,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="per-node table: shapes, parameters, precision, MACs")
     s.add_argument("spec")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    low = sub.add_parser("lower", help="lower to a deployable program: torch.export, ONNX or TensorRT")
+    low.add_argument("spec")
+    low.add_argument("--target", choices=("export", "onnx", "tensorrt"), required=True)
+    low.add_argument("-o", "--output", help="file to write (default: build/<spec name>/<spec name>.<ext>)")
+    low.add_argument("--network", metavar="NAME", help="lower only this network (default: the whole model)")
+    low.add_argument("--dry-run", action="store_true",
+                     help="list which nodes would run in which precision, and which would fall back to PyTorch")
     sub.add_parser("ops", help="list the ops with their arguments")
     return p
 
@@ -176,6 +185,13 @@ def cmd_draw(args) -> int:
     return 0
 
 
+def cmd_lower(args) -> int:
+    from .backends.lower import cmd_lower as lower
+    spec = _load(args.spec)
+    spec.require_model()
+    return lower(spec, args)
+
+
 def cmd_ops(args) -> int:
     from .ops.registry import all_ops
     for name, op in sorted(all_ops().items()):
@@ -192,4 +208,5 @@ def _show(value) -> str:
         or isinstance(value, bool) else str(value)
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "draw": cmd_draw, "emit": cmd_emit, "summary": cmd_summary, "ops": cmd_ops}
+COMMANDS = {"build": cmd_build, "check": cmd_check, "draw": cmd_draw, "emit": cmd_emit, "lower": cmd_lower,
+            "summary": cmd_summary, "ops": cmd_ops}
