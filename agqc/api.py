@@ -111,6 +111,18 @@ class Spec:
         path.write_bytes(dot.encode() if fmt == "dot" else render_bytes(dot, fmt))
         return path
 
+    def deploy(self, model):
+        """Store the quantised layers of a built (trained) model in their low-precision form, in place.
+
+        int8/int4 weights become integers with per-channel scales, binary weights bits
+        (eight per byte) with alpha, fp8 weights fp8 values with scales; the model
+        then predicts exactly as the trained QAT model did.  Returns the model.
+        """
+        namespace = type(model).forward.__globals__  # the generated source's globals
+        if "deploy" in namespace:
+            namespace["deploy"](model)
+        return model
+
     def require_network(self, name: str) -> None:
         if name not in self.networks:
             from .diagnostics import did_you_mean

@@ -110,7 +110,7 @@ class Calls:
         except ShapeError as err:
             self._shape_error(op, err, tensors, self._arg_span(op, err.arg, others, given) or span)
             return POISON
-        precision, compute = f.precision, self._compute(op, f.precision, span)
+        precision, compute = f.precision, self._compute(op, call, f.precision, span)
         draft = Draft(f.new_id(), "op", op.name, bound, tuple(t.ref for t, _ in tensors), tuple(call.outputs),
                       precision, (compute,) * len(call.outputs), span, base=op.name, alias=alias,
                       alias_span=alias_span)
@@ -185,12 +185,16 @@ class Calls:
         message = err.message if err.message.startswith(name) else f"{name}: {err.message}"
         self.rep.error(err.code, message, span, *notes)
 
-    def _compute(self, op, precision: Precision, span: Span) -> Precision:
+    def _compute(self, op, call: OpCall, precision: Precision, span: Span) -> Precision:
         if op.precision_sensitive and precision.name != "fp32":
             self.rep.warning("precision-kept", f"{op.name} runs in fp32 inside this @{precision} region",
                              span, "normalisation statistics and softmax lose accuracy in low precision")
             return FP32
-        return precision if precision.torch_dtype else FP32
+        if precision.torch_dtype or op.quantized_params is not None:
+            return precision  # fp16/bf16 compute, or a layer quantised at fp8/int8/int4/binary
+        # Elsewhere in a low-bit region: ops without weights are exact in fp32, so they carry the
+        # region's precision; weights no quantiser handles (a class token) stay fp32 ("kept").
+        return FP32 if op.params(call) else precision
 
     def tensor_binop(self, e: ast.BinOp, left, right, f: Frame):
         names = {"+": "add", "*": "mul"}

@@ -116,8 +116,10 @@ PRECISIONS: dict[str, tuple[int, str | None]] = {
     "int4": (4, None),
     "binary": (1, None),
 }
-PRECISION_OPTIONS: dict[str, tuple[str, ...]] = {
-    "fp8": ("e4m3", "e5m2"),
+PRECISION_OPTIONS: dict[str, tuple[str, ...]] = {  # `activations`: quantise layer inputs too
+    "fp8": ("e4m3", "e5m2", "activations"),
+    "int8": ("activations",),
+    "int4": ("activations",),
     "binary": ("activations",),
 }
 
@@ -141,9 +143,10 @@ class Precision:
         return PRECISIONS[self.name][1]
 
     def __str__(self) -> str:
+        acts = "+act" if "activations" in self.options else ""
         if self.name == "fp8":
-            return f"fp8_{self.options[0] if self.options else 'e4m3'}"
-        return self.name + "".join(f"+{o[:3]}" for o in self.options)
+            return f"fp8_{'e5m2' if 'e5m2' in self.options else 'e4m3'}{acts}"
+        return self.name + acts
 
 
 FP32 = Precision()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..ir import Graph, Program
 from ..ops.registry import OpCall, lookup
-from ..types import dim_eval
+from ..types import PRECISIONS, dim_eval
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,32 @@ class Row:
 
 
 @dataclass
+class Storage:
+    """One precision's share of a model: parameters, the bytes they take stored, MACs computed at it."""
+
+    params: int = 0
+    bytes: float = 0.0
+    macs: int = 0
+
+
+@dataclass
 class Summary:
     model: str
     rows: list[Row] = field(default_factory=list)
     networks: dict[str, int] = field(default_factory=dict)
+    storage: dict[str, Storage] = field(default_factory=dict)
+
+    def by_precision(self) -> list[tuple[str, Storage]]:
+        """The precisions this model uses, widest first (the order of ``types.PRECISIONS``)."""
+        return [(k, self.storage[k]) for k in PRECISIONS if k in self.storage]
+
+    @property
+    def memory_bytes(self) -> float:
+        return sum(s.bytes for s in self.storage.values())
+
+    @property
+    def compression(self) -> float:
+        return 4 * self.total_params / self.memory_bytes if self.memory_bytes else 1.0
 
     @property
     def total_params(self) -> int:
@@ -43,7 +65,10 @@ class Summary:
 
     def as_dict(self) -> dict:
         return {"model": self.model, "total_params": self.total_params, "total_macs_per_example": self.total_macs,
-                "networks": self.networks,
+                "networks": self.networks, "memory_bytes": round(self.memory_bytes),
+                "fp32_memory_bytes": 4 * self.total_params, "compression": round(self.compression, 3),
+                "precisions": {k: {"params": v.params, "memory_bytes": round(v.bytes), "macs": v.macs}
+                               for k, v in self.by_precision()},
                 "rows": [r.__dict__ for r in self.rows]}
 
     def text(self) -> str:
@@ -62,7 +87,53 @@ class Summary:
         for net, count in self.networks.items():
             lines.append(f"{net}: {count:,} parameters")
         lines.append(f"total: {self.total_params:,} parameters, {self.total_macs:,} MACs per example")
+        return "\n".join(lines) + "\n\n" + self.precision_table()
+
+    def precision_table(self) -> str:
+        """Parameters, stored memory and MACs per precision, as in Larq's model summary."""
+        head = ("precision", "params", "memory", "MACs")
+        table = [head] + [(k, f"{v.params:,}", _size(v.bytes), f"{v.macs:,}") for k, v in self.by_precision()]
+        table.append(("total", f"{self.total_params:,}", _size(self.memory_bytes), f"{self.total_macs:,}"))
+        widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                 for row in table]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.insert(-1, "-" * len(lines[0]))
+        lines.append(f"fp32 equivalent: {_size(4 * self.total_params)}; stored: {_size(self.memory_bytes)} "
+                     f"({self.compression:.2f}x smaller)")
         return "\n".join(lines) + "\n"
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
+BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4, "binary": 1}
+
+
+def _store(s: Summary, graph: Graph, node, call, params: int, macs: int) -> None:
+    """Add one op's parameters, their stored bytes (scales included) and its MACs to its precision."""
+    from ..ops.quantization import quantized
+    op = lookup(node.op)
+    stored = node.precision.name if quantized(node) or node.precision.torch_dtype else "fp32"
+    weights = op.quantized_params(call) if quantized(node) else params
+    here = s.storage.setdefault(stored, Storage())
+    here.params += weights
+    here.bytes += weights * BITS[stored] / 8
+    if quantized(node):  # biases stay fp32; one scale per output channel (binary keeps alpha in fp16)
+        rest = s.storage.setdefault("fp32", Storage())
+        rest.params += params - weights
+        rest.bytes += 4 * (params - weights) + _channels(call) * (2 if stored == "binary" else 4)
+    computed = s.storage.setdefault(node.computes[0].name, Storage())
+    computed.macs += macs
+
+
+def _channels(call) -> int:
+    a = call.args
+    return a.get("out") or a.get("num") or a.get("dim") or 1
 
 
 def summarize(program: Program) -> Summary:
@@ -72,7 +143,7 @@ def summarize(program: Program) -> Summary:
         before = len(s.rows)
         s.rows.append(Row(net.name, f"{net.role}", ", ".join(map(str, graph.output_types())), 0,
                           str(_precision_of(graph)), 0, 0, "network"))
-        params = _walk(program, graph, net.name, 1, s.rows)
+        params = _walk(program, graph, net.name, 1, s)
         s.rows[before] = Row(net.name, net.role, s.rows[before].shape, params, s.rows[before].precision,
                              sum(r.macs for r in s.rows[before + 1:] if r.kind == "op"), 0, "network")
         s.networks[net.name] = params
@@ -84,7 +155,8 @@ def _precision_of(graph: Graph) -> str:
     return precs.pop() if len(precs) == 1 else "mixed"
 
 
-def _walk(program: Program, graph: Graph, prefix: str, depth: int, rows: list[Row]) -> int:
+def _walk(program: Program, graph: Graph, prefix: str, depth: int, summary: Summary) -> int:
+    rows = summary.rows
     total = 0
     for node in graph.nodes():
         if node.kind == "input":
@@ -97,10 +169,11 @@ def _walk(program: Program, graph: Graph, prefix: str, depth: int, rows: list[Ro
             params, macs = op.params(call), dim_eval(op.macs(call), {})
             shown = str(node.precision) + ("*" if node.computes[0] != node.precision else "")
             rows.append(Row(name, node.op, shape, params, shown, macs, depth))
+            _store(summary, graph, node, call, params, macs)
         elif node.kind == "call":
             at = len(rows)
             rows.append(Row(name, node.op, shape, 0, str(node.precision), 0, depth, "call"))
-            params = _walk(program, program.graph(node.callee), name, depth + 1, rows)
+            params = _walk(program, program.graph(node.callee), name, depth + 1, summary)
             rows[at] = Row(name, node.op, shape, params, rows[at].precision,
                            sum(r.macs for r in rows[at + 1:] if r.kind == "op"), depth, "call")
         else:  # repeat: every copy has its own weights
@@ -111,7 +184,7 @@ def _walk(program: Program, graph: Graph, prefix: str, depth: int, rows: list[Ro
             body = program.graph(single.callee) if single else body
             params = 0
             for i in range(node.count):
-                params += _walk(program, body, f"{name}.{i}", depth + 1, rows)
+                params += _walk(program, body, f"{name}.{i}", depth + 1, summary)
             rows[at] = Row(name, rows[at].op, shape, params, rows[at].precision,
                            sum(r.macs for r in rows[at + 1:] if r.kind == "op"), depth, "repeat")
         total += rows[-1].params if node.kind == "op" else params

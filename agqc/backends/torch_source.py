@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..ir import Graph, Node, Program
 from ..ops.helpers import HELPERS
+from ..ops.quantization import quantized
 from ..ops.registry import LowerCtx, OpCall, lookup
 from ..types import Precision
 
@@ -47,6 +48,8 @@ def emit_source(program: Program) -> str:
 def _helpers_used(program: Program) -> list[str]:
     """The helper functions the ops of this program call, in a fixed order."""
     used = {h for g in program.graphs.values() for n in g.nodes() if n.kind == "op" for h in lookup(n.op).helpers}
+    if any(quantized(n) for g in program.graphs.values() for n in g.nodes()):
+        used.add("quantization")
     return [name for name in HELPERS if name in used]
 
 
@@ -191,7 +194,8 @@ class _GraphWriter:
         op = lookup(node.op)
         in_types = [self.g.type_of(r) for r in node.inputs]
         ctx = LowerCtx(args, OpCall(in_types, dict(node.args), list(node.outputs)), f"self.{node.module}",
-                       node.computes[0].torch_dtype if node.computes else None, self._dim, self._device())
+                       node.computes[0].torch_dtype if node.computes else None, self._dim, self._device(),
+                       node.precision if op.quantized_params else None)
         return op.lower(ctx)
 
 

@@ -52,7 +52,8 @@ def _linear_lower(e):
     if c.args["tie"] is not None:  # no module of its own: the embedding's weight, used transposed
         return None, f"F.linear({e.inputs[0]}, self.{c.args['tie']}.weight)"
     bias = "" if c.args["bias"] else ", bias=False"
-    return f"nn.Linear({c.x.shape[-1]}, {c.args['out']}{bias}{e.dtype_kw()})", f"{e.attr}({e.inputs[0]})"
+    return (f"{e.module_class('Linear')}({c.x.shape[-1]}, {c.args['out']}{bias}{e.dtype_kw()}{e.quant_kw()})",
+            f"{e.attr}({e.inputs[0]})")
 
 
 def _linear_params(c: OpCall) -> int:
@@ -66,6 +67,7 @@ declare(OpDef(
     1, (_positive("out"), _BIAS, Arg("tie", "node", None, keyword=True)), _linear_infer, params=_linear_params,
     macs=lambda c: dim_mul(*c.x.shape[:-1], c.x.shape[-1], c.args["out"]),
     lower=_linear_lower, module_if=lambda a: a.get("tie") is None,
+    quantized_params=lambda c: 0 if c.args["tie"] is not None else c.x.shape[-1] * c.args["out"],
     label=lambda c: f"linear {c.args['out']}" + (f" (tied to {c.args['tie']})" if c.args["tie"] else ""),
 ))
 
@@ -106,7 +108,8 @@ def _conv_lower(cls: str, transpose: bool = False):
             opts.append(f"groups={a['groups']}")
         if not a["bias"]:
             opts.append("bias=False")
-        return f"nn.{cls}({c.x.shape[1]}, {a['out']}, {', '.join(opts)}{e.dtype_kw()})", f"{e.attr}({e.inputs[0]})"
+        return (f"{e.module_class(cls)}({c.x.shape[1]}, {a['out']}, {', '.join(opts)}{e.dtype_kw()}{e.quant_kw()})",
+                f"{e.attr}({e.inputs[0]})")
     return lower
 
 
@@ -126,6 +129,7 @@ for _spatial in (1, 2):
         f"conv{_spatial}d", f"{_spatial}-D convolution over [B, C, {'L' if _spatial == 1 else 'H, W'}]",
         1, _conv_args(), _conv_infer(_spatial, f"conv{_spatial}d"),
         params=lambda c, s=_spatial: _conv_params(c, s),
+        quantized_params=lambda c, s=_spatial: _conv_params(c, s) - (c.args["out"] if c.args["bias"] else 0),
         macs=lambda c, s=_spatial: dim_mul(c.out.shape[0], *c.out.shape[1:],
                                            c.x.shape[1] // c.args["groups"], c.args["kernel"] ** s),
         lower=_conv_lower(f"Conv{_spatial}d"), label=lambda c, s=_spatial: f"conv{s}d " + _conv_label(c),
@@ -149,6 +153,7 @@ declare(OpDef(
     "conv_transpose2d", "transposed 2-D convolution (learned upsampling) over [B, C, H, W]",
     1, _conv_args(transpose=True), _conv_t_infer,
     params=lambda c: _conv_params(c, 2),
+    quantized_params=lambda c: _conv_params(c, 2) - (c.args["out"] if c.args["bias"] else 0),
     macs=lambda c: dim_mul(*c.x.shape, c.args["out"], c.args["kernel"] ** 2),
     lower=_conv_lower("ConvTranspose2d", transpose=True),
     label=lambda c: "conv_transpose2d " + _conv_label(c),
@@ -231,14 +236,14 @@ def _embedding_infer(c: OpCall):
 @module_lowering
 def _embedding_lower(e):
     a = e.call.args
-    return f"nn.Embedding({a['num']}, {a['dim']}{e.dtype_kw()})", f"{e.attr}({e.inputs[0]})"
+    return f"{e.module_class('Embedding')}({a['num']}, {a['dim']}{e.dtype_kw()}{e.quant_kw()})", f"{e.attr}({e.inputs[0]})"
 
 
 declare(OpDef(
     "embedding", "lookup table: integer ids -> learned vectors",
     1, (_positive("num"), _positive("dim")), _embedding_infer,
     params=lambda c: c.args["num"] * c.args["dim"], macs=lambda c: 0,
-    lower=_embedding_lower, label=lambda c: f"embedding {c.args['num']}x{c.args['dim']}",
+    quantized_params=lambda c: c.args["num"] * c.args["dim"], lower=_embedding_lower, label=lambda c: f"embedding {c.args['num']}x{c.args['dim']}",
     input_dtype="int",
 ))
 

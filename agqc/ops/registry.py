@@ -72,9 +72,26 @@ class LowerCtx:
     dtype: str | None  # "torch.bfloat16", or None for the default float32
     dim: Callable[[Dim], str]  # a dimension as a Python expression
     device: str  # a Python expression for the device
+    precision: Any = None  # the node's annotated Precision: fp8/int8/int4/binary layers are quantised
 
     def dtype_kw(self) -> str:
         return f", dtype={self.dtype}" if self.dtype else ""
+
+    @property
+    def quantized(self) -> bool:
+        from .quantization import LOW_BIT
+        return self.precision is not None and self.precision.name in LOW_BIT
+
+    def module_class(self, name: str) -> str:
+        """``nn.Linear``, or ``QuantLinear`` (from the generated file) in a low-bit region."""
+        return f"Quant{name}" if self.quantized else f"nn.{name}"
+
+    def quant_kw(self) -> str:
+        if not self.quantized:
+            return ""
+        p = self.precision
+        name = "fp8_" + ("e5m2" if "e5m2" in p.options else "e4m3") if p.name == "fp8" else p.name
+        return f', precision="{name}"' + (", activations=True" if "activations" in p.options else "")
 
 
 class ShapeError(Exception):
@@ -105,6 +122,7 @@ class OpDef:
     tensor_args: tuple[str, ...] = ()  # optional tensors given by keyword (attention's mask=, bias=)
     helpers: tuple[str, ...] = ()  # functions from ``ops.helpers`` the generated source must define
     module_if: Callable[[dict], bool] = lambda args: True  # a use without state of its own (a tied linear)
+    quantized_params: Callable[[OpCall], int] | None = None  # weights stored low-bit under @int8 etc. (not biases)
 
     @property
     def has_module(self) -> bool:

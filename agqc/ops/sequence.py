@@ -105,7 +105,8 @@ def _patches_infer(c: OpCall):
 @module_lowering
 def _patches_lower(e):
     a = e.call.args
-    return (f"nn.Conv2d({e.call.x.shape[1]}, {a['dim']}, kernel_size={a['size']}, stride={a['size']}{e.dtype_kw()})",
+    return (f"{e.module_class('Conv2d')}({e.call.x.shape[1]}, {a['dim']}, kernel_size={a['size']}, "
+            f"stride={a['size']}{e.dtype_kw()}{e.quant_kw()})",
             f"{e.attr}({e.inputs[0]}).flatten(2).transpose(1, 2)")
 
 
@@ -113,6 +114,7 @@ declare(OpDef(
     "patches", "patch embedding: [B, C, H, W] -> [B, (H/size)*(W/size), dim], one linear map per size x size patch",
     1, (Arg("size", "int", **_AT_LEAST_1), Arg("dim", "int", **_AT_LEAST_1)), _patches_infer,
     params=lambda c: c.x.shape[1] * c.args["size"] ** 2 * c.args["dim"] + c.args["dim"],
+    quantized_params=lambda c: c.x.shape[1] * c.args["size"] ** 2 * c.args["dim"],
     macs=lambda c: dim_eval(dim_mul(c.x.shape[0], c.out.shape[1]), {}) * c.x.shape[1] * c.args["size"] ** 2
     * c.args["dim"],
     lower=_patches_lower, label=lambda c: f"patches {c.args['size']}x{c.args['size']} \u2192 {c.args['dim']}",
