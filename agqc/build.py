@@ -25,7 +25,11 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def build(spec, stem: str, out: Path) -> BuildResult:
+class BuildError(Exception):
+    """A problem with what the user asked the build for (a weights file that does not fit, say)."""
+
+
+def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None = None) -> BuildResult:
     from .backends.export import export_networks
     from .backends.drawing import INSTALL_HINT, have_dot, render
     from .backends.torch_module import build_module
@@ -39,13 +43,15 @@ def build(spec, stem: str, out: Path) -> BuildResult:
         summary = spec.summary()
         large = summary.total_params > EXPORT_LIMIT
         module = build_module(spec.program, source, device="meta" if large else None)
+        deployed = _weights_and_deploy(spec, module, weights, deploy, large, tmp / f"{stem}.deploy.pt") \
+            if deploy or weights else ""
         dot = spec.to_dot()
         (tmp / f"{stem}.dot").write_text(dot)
         if have_dot():
             render(dot, tmp / f"{stem}.svg", "svg")
         else:
             warnings.append(f"no drawing rendered ({stem}.dot written): {INSTALL_HINT}")
-        (tmp / f"{stem}.summary.txt").write_text(summary.text())
+        (tmp / f"{stem}.summary.txt").write_text(summary.text() + deployed)
         (tmp / f"{stem}.summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
         if large:
             warnings.append(f"no .pt2 export: {summary.total_params:,} parameters would need "
@@ -56,7 +62,33 @@ def build(spec, stem: str, out: Path) -> BuildResult:
         files = sorted(tmp.iterdir())
         for f in files:
             os.replace(f, out / f.name)
-    return BuildResult([out / f.name for f in files], summary.text(), warnings)
+    return BuildResult([out / f.name for f in files], summary.text() + deployed, warnings)
+
+
+def _weights_and_deploy(spec, module, weights: Path | None, deploy: bool, large: bool, target: Path) -> str:
+    """Load trained weights (tensors only: never a pickle), pack them when deploying; a report line."""
+    import torch
+    if large:
+        raise BuildError("--deploy and --weights need real weights; this model is built on the meta device")
+    if weights is not None:
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            module.load_state_dict(state)
+        except (OSError, RuntimeError, KeyError, TypeError) as err:  # missing file, wrong keys or shapes
+            detail = " ".join(str(err).split())
+            raise BuildError(f"cannot load weights from {weights}: {detail[:400]}") from None
+    if not deploy:
+        return ""
+    before = _state_bytes(module)
+    spec.deploy(module.eval())
+    torch.save(module.state_dict(), target)
+    after = _state_bytes(module)
+    return (f"deployed weights ({target.name}): {after:,} bytes, against {before:,} bytes before packing "
+            f"({before / after:.2f}x smaller)\n")
+
+
+def _state_bytes(module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
 
 
 def write_atomically(files: dict[Path, str | bytes]) -> None:

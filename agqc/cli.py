@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="check and write module source, drawing, summary and export")
     b.add_argument("spec")
     b.add_argument("-o", "--output", help="output folder (default: build/<spec name>/)")
+    b.add_argument("--deploy", action="store_true",
+                   help="store fp8/int8/int4/binary layers packed with their scales (NAME.deploy.pt, and the .pt2)")
+    b.add_argument("--weights", metavar="FILE", help="trained weights (a state_dict saved with torch.save) to load")
     c = sub.add_parser("check", help="check specs without building anything")
     c.add_argument("specs", nargs="+")
     _draw_parser(sub)
@@ -147,10 +150,14 @@ def cmd_summary(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import build
+    from .build import BuildError, build
     spec = _load(args.spec)
     out = Path(args.output) if args.output else Path("build") / Path(args.spec).stem
-    result = build(spec, Path(args.spec).stem, out)
+    try:
+        result = build(spec, Path(args.spec).stem, out, args.deploy, Path(args.weights) if args.weights else None)
+    except BuildError as err:
+        print(f"agqc: error: {err}; nothing written", file=sys.stderr)
+        return 1
     sys.stdout.write(result.summary_text)
     for warning in result.warnings:
         print(f"agqc: warning: {warning}", file=sys.stderr)

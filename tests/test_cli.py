@@ -138,3 +138,48 @@ def test_build_of_a_large_model_makes_no_weights(write_spec, tmp_path):
     assert "no .pt2 export: 64,008,000 parameters" in result.stderr
     written = {f.name for f in (tmp_path / "out").iterdir()}
     assert {"spec.py", "spec.dot", "spec.summary.json"} <= written and not any(n.endswith(".pt2") for n in written)
+
+
+QUANTISED = """
+block Net(x: [B, 64]) -> [B, 10] {
+    h = x -> linear(256) -> relu()
+    @binary h = h -> linear(256, bias=false) -> relu()   # 64 Ki weights, 8 KiB packed
+    @int8 h = h -> linear(64) -> relu()
+    return h -> linear(10)
+}
+model Q {
+    classifier net = Net()
+}
+"""
+
+
+def test_build_deploy_packs_weights_and_loads_trained_ones(write_spec, tmp_path):
+    import torch
+    import agqc
+    path = write_spec(QUANTISED)
+    spec = agqc.load(path)
+    trained = spec.build()
+    torch.nn.init.normal_(trained.net.linear2.weight)  # "training": weights the build would not draw itself
+    torch.save(trained.state_dict(), tmp_path / "trained.pt")
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "agqc", "build", str(path), "--deploy", "--weights",
+                             str(tmp_path / "trained.pt"), "-o", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "deployed weights (spec.deploy.pt)" in result.stdout
+    packed = torch.load(out / "spec.deploy.pt", weights_only=True)
+    assert packed["net.linear2.packed"].dtype == torch.uint8 and packed["net.linear2.packed"].numel() == 256 * 256 // 8
+    assert packed["net.linear3.packed"].dtype == torch.int8 and "net.linear2.weight" not in packed
+    deployed = spec.deploy(spec.build().eval())
+    deployed.load_state_dict(packed)
+    x = torch.randn(5, 64)
+    assert torch.equal(deployed(x), spec.deploy(trained.eval())(x))
+
+
+def test_build_with_weights_that_do_not_fit_is_a_user_error(write_spec, tmp_path):
+    import torch
+    torch.save({"net.linear1.weight": torch.zeros(3, 3)}, tmp_path / "wrong.pt")
+    result = subprocess.run([sys.executable, "-m", "agqc", "build", str(write_spec(QUANTISED)), "--weights",
+                             str(tmp_path / "wrong.pt"), "-o", str(tmp_path / "out")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1 and "cannot load weights" in result.stderr and "Missing key" in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
