@@ -67,8 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+FORMATS = ("svg", "png", "pdf", "dot")  # as backends.drawing.FORMATS, which `agqc check` need not import
+
+
 def _draw_parser(sub) -> None:
-    from .backends.drawing import FORMATS
     d = sub.add_parser("draw", help="draw the model with Graphviz: svg, png, pdf or dot",
                        description="Draw a spec: networks and blocks as nested boxes, tensor shapes on the edges, "
                                    "one colour per precision.")
@@ -166,7 +168,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_draw(args) -> int:
-    from .backends.drawing import FORMATS, INSTALL_HINT, DrawingTooBig, have_dot, render_bytes
+    from .backends.drawing import INSTALL_HINT, DrawingTooBig, have_dot, render_bytes
     from .build import write_atomically
     spec = _load(args.spec)
     spec.require_model()

@@ -267,3 +267,9 @@ def test_a_block_drawn_alone(write_spec):
     assert [i.title for i in scene.root.items if i.kind in ("input", "output")] == ["x", "output"]
     with pytest.raises(KeyError, match="uses no block named `Mlp`; it uses Attn, LM"):
         spec.to_dot(block="Mlp")
+
+
+def test_the_cli_lists_the_formats_the_renderer_knows():
+    from agqc import cli
+    from agqc.backends.drawing import FORMATS
+    assert cli.FORMATS == FORMATS
