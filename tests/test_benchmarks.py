@@ -98,3 +98,21 @@ def test_overhead_main_writes_json(overhead, tmp_path):
     result = json.loads(out.read_text())
     assert result["passed"] is True
     assert [r["spec"] for r in result["results"]] == ["specs/cgan.agq"]
+
+
+def test_gpu_precision_benchmark_says_when_there_is_no_gpu(capsys):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: run benchmarks/gpu_precision.py itself")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import gpu_precision
+    assert gpu_precision.main(["--rounds", "1"]) == 1
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="needs an NVIDIA GPU and a CUDA build of torch")
+def test_gpu_precision_benchmark_runs(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import gpu_precision
+    assert gpu_precision.main(["--rounds", "2", "--specs", "cnn_classifier", "--out", str(tmp_path / "g.json")]) == 0
