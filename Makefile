@@ -39,5 +39,8 @@ bench: setup
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/attention.py --sweep
 
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m property -q -p no:randomly
+
 clean:
 	rm -rf build .pytest_cache

@@ -9,7 +9,8 @@ text.  (The full random-DAG generator is issue 6's.)
 from __future__ import annotations
 
 import torch
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
 import agqc
@@ -57,7 +58,7 @@ def specs(draw):
     return f"block Net(x: [B, {c}, {h}, {h}]) {{\n{body}}}\nmodel M {{ network net = Net() }}\n"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.property
 @given(text=specs(), batch=st.integers(1, 3))
 def test_checker_shapes_equal_torch_shapes(text, batch, tmp_path_factory):
     path = tmp_path_factory.mktemp("prop") / "spec.agq"
