@@ -1,4 +1,4 @@
-"""The command line: ``agqc build|check|draw|emit|lower|summary|ops``.
+"""The command line: ``agqc build|check|draw|emit|fmt|lower|summary|ops``.
 
 Takes argv; returns an exit status: 0 fine, 1 a problem in the user's spec
 (every diagnostic printed), 2 a bug in agqc.  ``check`` and ``summary``
@@ -21,6 +21,7 @@ EXAMPLES = """examples:
   agqc draw specs/cgan.agq -o cgan.png # a drawing for a slide (svg, png, pdf or dot)
   agqc draw specs/cgan.agq --depth 0   # networks as single boxes: the model at a glance
   agqc emit specs/cgan.agq -o cgan.py  # standalone PyTorch source
+  agqc fmt --check specs/*.agq         # is every spec in the canonical layout? (--write fixes them)
   agqc summary specs/gan.agq --json    # per-layer parameters, shapes, precision, MACs
   agqc lower specs/cgan.agq --target onnx            # an ONNX file (checked with onnxruntime in the tests)
   agqc lower specs/gpt2.agq --target tensorrt --dry-run  # which node runs in which precision on TensorRT
@@ -56,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="per-node table: shapes, parameters, precision, MACs")
     s.add_argument("spec")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    fm = sub.add_parser("fmt", help="print a spec in the one canonical layout (comments kept)")
+    fm.add_argument("specs", nargs="+")
+    fm.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not formatted")
+    fm.add_argument("--write", action="store_true", help="rewrite the files in place")
     low = sub.add_parser("lower", help="lower to a deployable program: torch.export, ONNX or TensorRT")
     low.add_argument("spec")
     low.add_argument("--target", choices=("export", "onnx", "tensorrt"), required=True)
@@ -194,6 +199,11 @@ def cmd_draw(args) -> int:
     return 0
 
 
+def cmd_fmt(args) -> int:
+    from .fmt import cmd_fmt as fmt
+    return fmt(args)
+
+
 def cmd_lower(args) -> int:
     from .backends.lower import cmd_lower as lower
     spec = _load(args.spec)
@@ -217,5 +227,5 @@ def _show(value) -> str:
         or isinstance(value, bool) else str(value)
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "draw": cmd_draw, "emit": cmd_emit, "lower": cmd_lower,
+COMMANDS = {"build": cmd_build, "check": cmd_check, "draw": cmd_draw, "emit": cmd_emit, "fmt": cmd_fmt, "lower": cmd_lower,
             "summary": cmd_summary, "ops": cmd_ops}
