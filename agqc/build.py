@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,7 @@ def _weights_and_deploy(spec, module, weights: Path | None, deploy: bool, large:
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
             module.load_state_dict(state)
-        except (OSError, RuntimeError, KeyError, TypeError) as err:  # missing file, wrong keys or shapes
+        except (OSError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError) as err:  # missing, wrong, unsafe
             detail = " ".join(str(err).split())
             raise BuildError(f"cannot load weights from {weights}: {detail[:400]}") from None
     if not deploy:

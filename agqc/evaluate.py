@@ -84,10 +84,14 @@ class Evaluator:
             self.rep.error("syntax", "after `->` comes an op or block call, like `relu()`", step.span,
                            f"found {type(step).__name__.lower()}")
             return POISON
-        return self.el.calls.call(step, piped, f)
+        return self._call(step, f, piped)
 
-    def _call(self, e: ast.Call, f: Frame):
-        return self.el.calls.call(e, None, f)
+    def _call(self, e: ast.Call, f: Frame, piped=None):
+        if self.el is None:  # a `const`: there is nothing to call yet
+            self.rep.error("misplaced", f"a constant cannot call `{e.func}`: constants are numbers, strings, "
+                           "true/false and arithmetic on earlier constants", e.span)
+            return POISON
+        return self.el.calls.call(e, piped, f)
 
     def call_args(self, e: ast.Call, f: Frame):
         positional = [(self.eval(a, f), a.span) for a in e.args]

@@ -8,6 +8,7 @@ written file and the in-memory module cannot drift apart.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..ir import Graph, Node, Program
@@ -29,12 +30,21 @@ COMMENT_COLUMN = 56
 _DTYPES = {"fp16": "torch.float16", "bf16": "torch.bfloat16"}
 
 
+def source_name(path: str) -> str:
+    """A spec's file name as the generated code may quote it: a name is data, never code.
+
+    File names reach docstrings and comments; a quote or a newline in one must not end
+    them, so anything but letters, digits and ``._-+`` becomes ``_``.
+    """
+    return re.sub(r"[^\w.+-]", "_", Path(path).name, flags=re.ASCII)
+
+
 def dtype_expr(p: Precision) -> str:
     return p.torch_dtype or "torch.float32"
 
 
 def emit_source(program: Program) -> str:
-    spec = Path(program.file).name
+    spec = source_name(program.file)
     parts = [HEADER.format(model=program.model or "model", spec=spec).rstrip()]
     parts += [HELPERS[name].strip() for name in _helpers_used(program)]
     for graph in program.graphs.values():
@@ -71,7 +81,7 @@ class _GraphWriter:
     def write(self, extra_init: list[str] | None = None) -> str:
         inputs = [self.g.node(n) for n in self.g.inputs]
         sig = ", ".join(f"{n.name}: {n.outputs[0]}" for n in inputs)
-        where = f"{Path(self.g.span.file).name}:{self.g.span.line}"
+        where = f"{source_name(self.g.span.file)}:{self.g.span.line}"
         doc = f"{self._kind_word()} {self.g.name} ({where}): ({sig}) -> {_fmt_types(self.g.output_types())}"
         init = (extra_init or []) + self._init_lines()
         lines = [f"class {self.class_name}(nn.Module):", f'    """{doc}"""', "",
@@ -128,7 +138,7 @@ class _GraphWriter:
         note = f"{_fmt_types(node.outputs)}"
         if node.computes and node.computes[0].name != "fp32" and any(t.dtype == "float" for t in node.outputs):
             note += f" {node.computes[0]}"
-        note += f"  {Path(node.span.file).name}:{node.span.line}"
+        note += f"  {source_name(node.span.file)}:{node.span.line}"
         wanted = self._input_computes(node)
         args = [self._value(ref, want) for ref, want in zip(node.inputs, wanted)]
         if node.kind == "repeat":
