@@ -295,6 +295,7 @@ def _fmt(config: dict) -> str:
 
 def elaborate(scope, reporter: Reporter) -> Program:
     from .model import elaborate_model
+    from .passes.budget import check_budget
     from .unused_blocks import check_unused_blocks
     el = Elaborator(scope, reporter)
     networks, flow = elaborate_model(el, scope.model) if scope.model else ([], None)
@@ -306,5 +307,9 @@ def elaborate(scope, reporter: Reporter) -> Program:
     check_unused_blocks(el, scope.main)
     el.graphs = graphs_before  # probe instantiations are not part of the program
     assign_class_names(el.graphs, flow, scope.model.name if scope.model else "Model")
-    return Program(scope.main, scope.model.name if scope.model else "", el.graphs, networks, flow,
-                   list(reporter.items), scope.sources)
+    program = Program(scope.main, scope.model.name if scope.model else "", el.graphs, networks, flow,
+                      list(reporter.items), scope.sources)
+    if not reporter.errors:
+        check_budget(program, reporter)
+        program.diagnostics = list(reporter.items)
+    return program
