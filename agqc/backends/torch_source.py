@@ -57,10 +57,15 @@ def emit_source(program: Program) -> str:
 
 def _helpers_used(program: Program) -> list[str]:
     """The helper functions the ops of this program call, in a fixed order."""
-    used = {h for g in program.graphs.values() for n in g.nodes() if n.kind == "op" for h in lookup(n.op).helpers}
+    used = {h for g in program.graphs.values() for n in g.nodes() if n.kind == "op" for h in _op_helpers(n)}
     if any(quantized(n) for g in program.graphs.values() for n in g.nodes()):
         used.add("quantization")
     return [name for name in HELPERS if name in used]
+
+
+def _op_helpers(node: Node) -> tuple[str, ...]:
+    helpers = lookup(node.op).helpers
+    return helpers(node.args) if callable(helpers) else helpers
 
 
 def _fmt_types(types) -> str:

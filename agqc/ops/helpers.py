@@ -70,3 +70,9 @@ def sequence_and_last(result):
     hidden = state[0] if isinstance(state, tuple) else state  # an LSTM's state is (h, c)
     return outputs, hidden[-1]
 '''
+
+HELPERS["tied_weight"] = '''
+def tied_weight(layer):
+    """The table a tied layer shares: as the owner uses it (quantised, or unpacked once deployed)."""
+    return layer_weight(layer) if hasattr(layer, "weight_axis") else layer.weight
+'''

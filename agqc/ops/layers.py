@@ -50,7 +50,7 @@ def _check_tie(c: OpCall, features: int) -> None:
 def _linear_lower(e):
     c = e.call
     if c.args["tie"] is not None:  # no module of its own: the embedding's weight, used transposed
-        return None, f"F.linear({e.inputs[0]}, self.{c.args['tie']}.weight)"
+        return None, f"F.linear({e.inputs[0]}, tied_weight(self.{c.args['tie']}))"
     bias = "" if c.args["bias"] else ", bias=False"
     return (f"{e.module_class('Linear')}({c.x.shape[-1]}, {c.args['out']}{bias}{e.dtype_kw()}{e.quant_kw()})",
             f"{e.attr}({e.inputs[0]})")
@@ -68,6 +68,7 @@ declare(OpDef(
     macs=lambda c: dim_mul(*c.x.shape[:-1], c.x.shape[-1], c.args["out"]),
     lower=_linear_lower, module_if=lambda a: a.get("tie") is None,
     quantized_params=lambda c: 0 if c.args["tie"] is not None else c.x.shape[-1] * c.args["out"],
+    helpers=lambda args: ("tied_weight",) if args.get("tie") else (),
     label=lambda c: f"linear {c.args['out']}" + (f" (tied to {c.args['tie']})" if c.args["tie"] else ""),
 ))
 

@@ -120,7 +120,7 @@ class OpDef:
     random: bool = False
     draw: str = "box"  # how drawings show it: box | merge (a small circle) | noise | sample
     tensor_args: tuple[str, ...] = ()  # optional tensors given by keyword (attention's mask=, bias=)
-    helpers: tuple[str, ...] = ()  # functions from ``ops.helpers`` the generated source must define
+    helpers: Any = ()  # names in ``ops.helpers`` the generated source needs, or a function of the call's args
     module_if: Callable[[dict], bool] = lambda args: True  # a use without state of its own (a tied linear)
     quantized_params: Callable[[OpCall], int] | None = None  # weights stored low-bit under @int8 etc. (not biases)
 
