@@ -19,7 +19,8 @@ MAX_REPEAT = 100_000
 
 def elaborate_repeat(el, s: ast.Repeat, f: Frame) -> None:
     count = _count(el, s, f)
-    carried = [n for n in assigned_names(s.body) if isinstance(f.env.get(n), TVal)]
+    # A tensor that failed to check (POISON) still counts as carried: its error is already reported.
+    carried = [n for n in assigned_names(s.body) if isinstance(f.env.get(n), TVal) or f.env.get(n) is POISON]
     free = [n for n in read_names(s.body) if isinstance(f.env.get(n), TVal) and n not in carried]
     if not carried:
         el.rep.error("misplaced", "a repeat body must update a tensor defined before it, like `x = Layer(x)`",
