@@ -17,6 +17,7 @@ from pathlib import Path
 
 
 EXPORT_LIMIT = 50_000_000  # parameters: above this a build makes no weights, hence no .pt2
+MAX_BUILD_LAYERS = 100_000  # Llama-3-8B has about 1,000; each layer is a Python module object
 
 
 @dataclass
@@ -42,6 +43,7 @@ def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None
         source = spec.emit_python()
         (tmp / f"{stem}.py").write_text(source)
         summary = spec.summary()
+        _check_layer_budget(spec)
         large = summary.total_params > EXPORT_LIMIT
         module = build_module(spec.program, source, device="meta" if large else None)
         deployed = _weights_and_deploy(spec, module, weights, deploy, large, tmp / f"{stem}.deploy.pt") \
@@ -64,6 +66,15 @@ def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None
         for f in files:
             os.replace(f, out / f.name)
     return BuildResult([out / f.name for f in files], summary.text() + deployed, warnings)
+
+
+def _check_layer_budget(spec) -> None:
+    from .passes.budget import expanded_size
+    memo: dict[str, int] = {}
+    layers = sum(expanded_size(spec.program, n.graph, memo) for n in spec.program.networks)
+    if layers > MAX_BUILD_LAYERS:
+        raise BuildError(f"this model expands to {layers:,} layers; agqc builds models of up to {MAX_BUILD_LAYERS:,} "
+                         "(a module per layer); `agqc summary` and `agqc draw` still work")
 
 
 def _weights_and_deploy(spec, module, weights: Path | None, deploy: bool, large: bool, target: Path) -> str:

@@ -128,8 +128,10 @@ def render(diagnostic: Diagnostic, sources: dict[str, str] | None = None) -> str
             text = Path(span.file).read_text(encoding="utf-8", errors="replace")
         except OSError:
             text = None
-    if text is not None and 0 < span.line <= len(text.splitlines()):
-        source_line = text.splitlines()[span.line - 1].expandtabs(1)
+    # Spans count lines by "\n" alone (as Lark does), so split on it, not on every Unicode line break.
+    source = text.split("\n") if text is not None else []
+    if 0 < span.line <= len(source):
+        source_line = source[span.line - 1].expandtabs(1)
         gutter = f"{span.line:>5} | "
         end = span.end_col if span.end_line == span.line else len(source_line) + 1
         width = max(1, min(end, len(source_line) + 1) - span.col)

@@ -33,6 +33,9 @@ class Evaluator:
         return method(e, f)
 
     def _number(self, e: ast.Number, f: Frame):
+        if isinstance(e.value, int) and e.value > MAX_INT:
+            self.rep.error("limit", f"{e.value:,} is larger than agqc's size limit {MAX_INT:,}", e.span)
+            return POISON
         return e.value
 
     def _string(self, e: ast.String, f: Frame):

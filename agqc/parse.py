@@ -31,6 +31,16 @@ _READABLE = {
 }
 
 
+MAX_TOKENS = 100_000  # the largest shipped file (std.transformer) has about 3,000
+MAX_DIGITS = 30  # sizes stop at 2**40 (13 digits); a longer integer is surely a mistake
+
+
+class TooManyTokens(Exception):
+    def __init__(self, token: Token):
+        super().__init__(f"more than {MAX_TOKENS:,} tokens")
+        self.token = token
+
+
 class _Continuations:
     """Postlexer: keeps only the newlines that end a statement."""
 
@@ -44,7 +54,9 @@ class _Continuations:
     def process(self, stream):
         depth, prev, pending = 0, None, None
         self.open, self.last, self.before_last = [], None, None
-        for tok in stream:
+        for count, tok in enumerate(stream):
+            if count >= MAX_TOKENS:  # parsing costs ~60 us a token: stop before it takes minutes
+                raise TooManyTokens(tok)
             if tok.type == "_NL":
                 if depth == 0 and prev is not None and prev.type not in _CONTINUE_AFTER:
                     pending = pending or tok
@@ -86,7 +98,14 @@ def parse_source(text: str, file: str) -> ast.Module:
         items = _ToAst(file).transform(tree)
     except UnexpectedInput as exc:
         raise AgqcError([_syntax_diagnostic(exc, text, file)]) from None
+    except TooManyTokens as exc:
+        t = exc.token
+        raise AgqcError([Diagnostic("error", "limit", f"this file has more than {MAX_TOKENS:,} tokens, over "
+                                    "agqc's limit", Span(file, t.line, t.column, t.line, t.column + 1),
+                                    ("split the spec into files joined by `import`",))]) from None
     except (RecursionError, VisitError) as exc:
+        if isinstance(exc, VisitError) and isinstance(exc.orig_exc, AgqcError):
+            raise exc.orig_exc from None
         if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
             raise
         raise AgqcError([Diagnostic("error", "limit", "an expression is nested or chained too deeply to read",
@@ -276,7 +295,7 @@ class _ToAst(Transformer):
     def _token_expr(self, tok: Token):
         span = _tok_span(self.file, tok)
         if tok.type == "NUMBER":
-            return ast.Number(_number(tok), span)
+            return ast.Number(_number(tok, self.file), span)
         return ast.Name(str(tok), span)
 
     def chain(self, meta, c):
@@ -298,7 +317,7 @@ class _ToAst(Transformer):
         return ast.Name(str(c[0]), self._s(meta))
 
     def number(self, meta, c):
-        return ast.Number(_number(c[0]), self._s(meta))
+        return ast.Number(_number(c[0], self.file), self._s(meta))
 
     def string(self, meta, c):
         return ast.String(str(c[0])[1:-1], self._s(meta))
@@ -324,6 +343,11 @@ class _ToAst(Transformer):
         return ast.Annotation(str(c[0]), tuple(_present(c[1:])), self._s(meta))
 
 
-def _number(tok: Token) -> int | float:
+def _number(tok: Token, file: str = "") -> int | float:
     text = str(tok)
-    return float(text) if any(ch in text for ch in ".eE") else int(text)
+    if any(ch in text for ch in ".eE"):
+        return float(text)
+    if len(text) > MAX_DIGITS:  # int() of thousands of digits is slow, and Python refuses past 4,300
+        raise AgqcError([Diagnostic("error", "limit", f"a number with {len(text):,} digits is over agqc's size "
+                                    "limit", Span(file, tok.line, tok.column, tok.end_line, tok.end_column))])
+    return int(text)

@@ -24,7 +24,7 @@ class Row:
     precision: str
     macs: int
     depth: int
-    kind: str = "op"  # op | call | repeat | network: only op rows add to totals
+    kind: str = "op"  # op | call | repeat | network | copies: op and copies rows add to the totals
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Summary:
 
     @property
     def total_macs(self) -> int:
-        return sum(r.macs for r in self.rows if r.kind == "op")
+        return sum(r.macs for r in self.rows if r.kind in ("op", "copies"))
 
     def as_dict(self) -> dict:
         return {"model": self.model, "total_params": self.total_params, "total_macs_per_example": self.total_macs,
@@ -111,6 +111,7 @@ def _size(n: float) -> str:
     return f"{n:.0f} B"
 
 
+SHOWN_COPIES = 64  # a repeat with more copies lists the first and counts the rest (they are identical)
 BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4, "binary": 1}
 
 
@@ -131,6 +132,15 @@ def _store(s: Summary, graph: Graph, node, call, params: int, macs: int) -> None
     computed.macs += macs
 
 
+def _scale_storage(summary: Summary, before: dict, extra: int) -> None:
+    """Add ``extra`` more copies' worth of what one copy added to the storage table."""
+    for k, now in summary.storage.items():
+        was = before.get(k, Storage())
+        now.params += extra * (now.params - was.params)
+        now.bytes += extra * (now.bytes - was.bytes)
+        now.macs += extra * (now.macs - was.macs)
+
+
 def _channels(call) -> int:
     a = call.args
     return a.get("out") or a.get("num") or a.get("dim") or 1
@@ -145,7 +155,7 @@ def summarize(program: Program) -> Summary:
                           str(_precision_of(graph)), 0, 0, "network"))
         params = _walk(program, graph, net.name, 1, s)
         s.rows[before] = Row(net.name, net.role, s.rows[before].shape, params, s.rows[before].precision,
-                             sum(r.macs for r in s.rows[before + 1:] if r.kind == "op"), 0, "network")
+                             sum(r.macs for r in s.rows[before + 1:] if r.kind in ("op", "copies")), 0, "network")
         s.networks[net.name] = params
     return s
 
@@ -175,17 +185,24 @@ def _walk(program: Program, graph: Graph, prefix: str, depth: int, summary: Summ
             rows.append(Row(name, node.op, shape, 0, str(node.precision), 0, depth, "call"))
             params = _walk(program, program.graph(node.callee), name, depth + 1, summary)
             rows[at] = Row(name, node.op, shape, params, rows[at].precision,
-                           sum(r.macs for r in rows[at + 1:] if r.kind == "op"), depth, "call")
+                           sum(r.macs for r in rows[at + 1:] if r.kind in ("op", "copies")), depth, "call")
         else:  # repeat: every copy has its own weights
             at = len(rows)
             rows.append(Row(name, f"repeat x{node.count}", shape, 0, str(node.precision), 0, depth, "repeat"))
             body = program.graph(node.callee)
             single = program.repeat_body_call(body)
             body = program.graph(single.callee) if single else body
-            params = 0
-            for i in range(node.count):
-                params += _walk(program, body, f"{name}.{i}", depth + 1, summary)
+            shown = node.count if node.count <= SHOWN_COPIES else 1
+            before = {k: Storage(v.params, v.bytes, v.macs) for k, v in summary.storage.items()}
+            params = sum(_walk(program, body, f"{name}.{i}", depth + 1, summary) for i in range(shown))
+            if shown < node.count:  # the copies are identical: list one, count the rest
+                rest = node.count - 1
+                macs = sum(r.macs for r in rows[at + 1:] if r.kind in ("op", "copies"))
+                rows.append(Row(f"{name}.1-{node.count - 1}", f"{rest:,} more copies of {name}.0", shape,
+                                rest * params, rows[at].precision, rest * macs, depth + 1, "copies"))
+                _scale_storage(summary, before, rest)
+                params *= node.count
             rows[at] = Row(name, rows[at].op, shape, params, rows[at].precision,
-                           sum(r.macs for r in rows[at + 1:] if r.kind == "op"), depth, "repeat")
+                           sum(r.macs for r in rows[at + 1:] if r.kind in ("op", "copies")), depth, "repeat")
         total += rows[-1].params if node.kind == "op" else params
     return total

@@ -10,7 +10,7 @@ generated file defines when a layer runs at fp8, int8, int4 or binary.
   per-channel scale into fp8's range for fp8 (e4m3 or e5m2); sign(w)·alpha
   with alpha the mean |w| of the channel for binary, gradients clipped to
   |w| <= 1.  With ``activations=True`` the layer's input is quantised too,
-  per tensor (binary: sign(x), clipped straight-through).
+  with one scale per example (binary: sign(x), clipped straight-through).
 - Deployment: ``deploy(model)`` replaces each such weight, in place, by
   its stored form: int8 values, int4 values two per byte, binary bits eight
   per byte, or fp8 values, plus the scales.  Unpacking gives exactly the
@@ -74,11 +74,15 @@ def quantize_weight(w, precision, axis=0):
 
 
 def quantize_activation(x, precision):
-    """One scale for the whole tensor (binary: the sign), straight-through gradients."""
+    """One scale per example's tensor (binary: the sign), straight-through gradients.
+
+    The scale is taken over all of one example's values, not the batch's, so a
+    prediction does not depend on what else is in the batch.
+    """
     if precision == "binary":
         clipped = x.clamp(-1, 1)
         return clipped + (torch.where(x >= 0, 1.0, -1.0).to(x.dtype) - clipped).detach()
-    flat = x.reshape(1, -1)
+    flat = x.reshape(x.shape[0], -1) if x.dim() > 1 else x.reshape(1, -1)
     return quantize_weight(flat, precision, axis=0).reshape(x.shape)
 
 
