@@ -114,7 +114,7 @@ def _resolve_import(item: ast.Import, importer: Path, root: Path, reporter: Repo
                            "library, as `std.NAME`", item.span, f'to import a file, quote it: import "{item.target}.agq"')
             return None
         target = STDLIB.joinpath(*parts[1:]).with_suffix(".agq")
-        if not target.is_file():
+        if not _is_file(target):
             known = sorted(p.stem for p in STDLIB.glob("*.agq"))
             note = did_you_mean(item.target.removeprefix("std."), known) or (
                 "the standard library has: " + ", ".join(f"std.{k}" for k in known))
@@ -122,16 +122,27 @@ def _resolve_import(item: ast.Import, importer: Path, root: Path, reporter: Repo
             return None
         return target
     target = (importer.parent / item.target)
+    if "\0" in item.target:
+        reporter.error("import-not-found", "an import path cannot contain a NUL character", item.span)
+        return None
     resolved = target.resolve()
     if not (resolved.is_relative_to(root) or resolved.is_relative_to(STDLIB.resolve())):
         reporter.error("import-outside-root", f"`{item.target}` is outside the spec's folder {root}",
                        item.span, "imports may only reach files under the main spec's folder")
         return None
-    if not target.is_file():
+    if not _is_file(target):
         reporter.error("import-not-found", f"no file `{item.target}` next to {importer.name}", item.span,
                        f"looked for {target}")
         return None
     return target
+
+
+def _is_file(path: Path) -> bool:
+    """Like Path.is_file, but a name the OS rejects (too long, say) is just not a file."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _top(path: Path) -> Span:
