@@ -193,8 +193,12 @@ class Calls:
         if precision.torch_dtype or op.quantized_params is not None:
             return precision  # fp16/bf16 compute, or a layer quantised at fp8/int8/int4/binary
         # Elsewhere in a low-bit region: ops without weights are exact in fp32, so they carry the
-        # region's precision; weights no quantiser handles (a class token) stay fp32 ("kept").
-        return FP32 if op.params(call) else precision
+        # region's precision; weights no quantiser handles (an lstm, a class token) stay fp32 ("kept").
+        if op.params(call) and precision.name != "fp32":
+            self.rep.warning("precision-kept", f"{op.name} keeps fp32 weights inside this @{precision} region",
+                             span, "agqc quantises linear, convolution, embedding and patch layers")
+            return FP32
+        return precision
 
     def tensor_binop(self, e: ast.BinOp, left, right, f: Frame):
         names = {"+": "add", "*": "mul"}
