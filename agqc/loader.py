@@ -46,6 +46,7 @@ def load(path: str | Path, reporter: Reporter) -> Scope:
                 scope.const_spans[item.name] = item.name_span
             elif isinstance(item, ast.Block) and _define(item.name, item.name_span, scope, reporter):
                 scope.blocks[item.name] = item
+                _unique_params(item, reporter)
             elif isinstance(item, ast.Model) and module.file == str(path):
                 if scope.model is not None:
                     reporter.error("duplicate-name", f"a spec defines one model; `{item.name}` is a second",
@@ -53,6 +54,15 @@ def load(path: str | Path, reporter: Reporter) -> Scope:
                 else:
                     scope.model = item
     return scope
+
+
+def _unique_params(block: ast.Block, reporter: Reporter) -> None:
+    first: dict[str, Span] = {}
+    for p in block.params:
+        if p.name in first and isinstance(p, ast.ConfigParam):  # a tensor twice: the elaborator says so
+            reporter.error("duplicate-name", f"`{block.name}` declares the parameter `{p.name}` twice", p.span,
+                           f"first declared at {first[p.name].where()}")
+        first.setdefault(p.name, p.span)
 
 
 def _define(name: str, span: Span, scope: Scope, reporter: Reporter) -> bool:

@@ -153,7 +153,12 @@ def _unclosed(exc: UnexpectedInput, file: str) -> Diagnostic | None:
     if exc.token.type != "$END" and (exc.token.line or 0) <= opener.line:
         return None
     closer = {"(": ")", "[": "]"}[opener.value]
-    found = "end of file" if exc.token.type == "$END" else f"`{exc.token.value}` on line {exc.token.line}"
+    if exc.token.type == "$END":
+        found = "end of file"
+    elif exc.token.type == "_NL":  # the newline before `}` that the postlexer inserts, or a line's end
+        found = f"the end of line {exc.token.line}"
+    else:
+        found = f"`{exc.token.value}` on line {exc.token.line}"
     return Diagnostic("error", "syntax", f"`{opener.value}` is never closed",
                       Span(file, opener.line, opener.column, opener.line, opener.column + 1),
                       (f"expected `{closer}`, found {found}",))
