@@ -111,6 +111,15 @@ def _order(d: Diagnostic) -> tuple:
     return (d.span.file, d.span.line, d.span.col, d.code)
 
 
+def decode_error_span(file: str, data: bytes, exc: UnicodeDecodeError) -> Span:
+    """Where the first byte that is not UTF-8 sits, as a line and column."""
+    # Count as the text is read (universal newlines, characters not bytes), which is how spans count.
+    before = data[:exc.start].decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    line = before.count("\n") + 1
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    return Span(file, line, col, line, col + 1)
+
+
 def did_you_mean(name: str, known) -> str | None:
     """A note suggesting the nearest known spelling, or None."""
     close = get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ast
-from .diagnostics import AgqcError, Reporter, Span, did_you_mean
+from .diagnostics import AgqcError, Reporter, Span, decode_error_span, did_you_mean
 from .parse import parse_source
 
 STDLIB = Path(__file__).parent / "stdlib"
@@ -92,9 +92,13 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
             reporter.error("limit", f"{path.name} is larger than {MAX_FILE_BYTES:,} bytes", span or _top(path))
             return
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
-        reporter.error("import-not-found", f"cannot read {path}: {reason}", span or _top(path))
+    except UnicodeDecodeError as exc:
+        where = decode_error_span(str(path), path.read_bytes(), exc)
+        reporter.error("syntax", f"{path.name} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
+                       f"at line {where.line}, column {where.col}", span or where, "save the file as UTF-8")
+        return
+    except OSError as exc:
+        reporter.error("import-not-found", f"cannot read {path}: {exc.strerror or exc}", span or _top(path))
         return
     scope.sources[str(path)] = text
     try:
