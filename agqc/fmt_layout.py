@@ -87,6 +87,12 @@ def _operand_levels(e: ast.BinOp) -> tuple[int, int]:
     return (_UNARY if mixed else _PRODUCT), _UNARY
 
 
+def _author_breaks(e: ast.Chain) -> frozenset[int]:
+    """The steps of a chain that start on a later line than the piece before them."""
+    ends = [e.head.span.end_line] + [step.span.end_line for step in e.steps]
+    return frozenset(k for k, step in enumerate(e.steps) if step.span.line > ends[k])
+
+
 def _end_col(col: int, text: str) -> int:
     """The column after ``text`` when it starts at ``col`` (0-based)."""
     return col + len(text) if "\n" not in text else len(text.rsplit("\n", 1)[1])
@@ -213,9 +219,12 @@ class Layout:
             return text + ")" + (f" as {e.alias}" if e.alias else "")
         return self.flat(e)
 
-    def chain(self, e: ast.Chain, col: int, indent: int, gaps: list[list[Comment]] | None) -> str:
-        """Greedy: each `-> step` joins the line if it fits, else starts a line one level in.
+    def chain(self, e: ast.Chain, col: int, indent: int, gaps: list[list[Comment]] | None,
+              breaks: frozenset[int] = frozenset()) -> str:
+        """Each `-> step` joins the line if it fits, else starts a line one level in.
 
+        ``breaks`` are the steps the author started on a new line: they stay there, so a
+        chain grouped by stage (linear, norm, activation per line) keeps its groups.
         ``gaps[k]`` are comments to place after piece k (the head is piece 0); each
         forces a break there, the first at the end of the line, the rest on lines of
         their own before the next `->`.
@@ -228,7 +237,7 @@ class Layout:
             piece = "-> " + self.flat(step, _POSTFIX)
             if comments:
                 text += "  " + comments[0].text + "".join("\n" + " " * cont + c.text for c in comments[1:])
-            elif col + 1 + len(piece) <= WIDTH:
+            elif k not in breaks and col + 1 + len(piece) <= WIDTH:
                 text += " " + piece
                 col += 1 + len(piece)
                 continue
@@ -298,11 +307,12 @@ class Layout:
                 gaps[-2].extend(gaps[-1][:-1])
                 del gaps[-1][:-1]
             last = gaps[-1][0] if gaps[-1] else None
+            breaks = _author_breaks(value)
             flat = pad + prefix + self.flat(value)
-            if len(flat) <= WIDTH and not any(gaps[:-1]):
+            if len(flat) <= WIDTH and not any(gaps[:-1]) and not breaks:
                 body = flat
             else:
-                body = pad + prefix + self.chain(value, indent + len(prefix), indent, gaps[:-1])
+                body = pad + prefix + self.chain(value, indent + len(prefix), indent, gaps[:-1], breaks)
         else:
             hoisted = self.take_before(end)
             last = self.take_trailing(end[0], bound)

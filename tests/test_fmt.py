@@ -390,3 +390,10 @@ def test_nesting_too_deep_to_format_is_a_limit_diagnostic(tmp_path, capsys):
     assert cli.main(["fmt", str(spec)]) == 1
     err = capsys.readouterr().err
     assert "error[limit]" in err and "Traceback" not in err
+
+
+def test_every_shipped_file_is_in_the_canonical_layout():
+    """The specs and the standard library are kept formatted: `agqc fmt --write` after editing them."""
+    from agqc.cli import main
+    files = [str(p) for p in sorted((ROOT / "specs").glob("*.agq")) + sorted((ROOT / "agqc" / "stdlib").glob("*.agq"))]
+    assert main(["fmt", "--check", *files]) == 0
