@@ -62,6 +62,8 @@ class Elaborator:
     def instantiate(self, block: ast.Block, config: dict, tensors, precision: Precision, span: Span,
                     kind: str = "block") -> Graph | None:
         self.attempted.add(block.name)
+        if len({p.name for p in block.params}) < len(block.params):
+            return None  # a parameter declared twice: the loader has said so
         if block.name in self.stack:
             chain = " -> ".join(self.stack[self.stack.index(block.name):] + [block.name])
             self.rep.error("recursive-block", f"block `{block.name}` calls itself: {chain}", span,

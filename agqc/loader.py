@@ -59,7 +59,7 @@ def load(path: str | Path, reporter: Reporter) -> Scope:
 def _unique_params(block: ast.Block, reporter: Reporter) -> None:
     first: dict[str, Span] = {}
     for p in block.params:
-        if p.name in first and isinstance(p, ast.ConfigParam):  # a tensor twice: the elaborator says so
+        if p.name in first:
             reporter.error("duplicate-name", f"`{block.name}` declares the parameter `{p.name}` twice", p.span,
                            f"first declared at {first[p.name].where()}")
         first.setdefault(p.name, p.span)
