@@ -157,7 +157,8 @@ class Elaborator:
             if p.name not in f.reads and self.rep.error_count == errors_before:
                 self.rep.error("unused-input", f"input `{p.name}` of block `{block.name}` is never used", p.span,
                                "remove it, or use it in the block's body")
-        if self.rep.error_count > errors_before:
+        # A poisoned output comes from an error reported elsewhere (a block's own signature, say).
+        if self.rep.error_count > errors_before or any(v is POISON for v in f.outputs or []):
             return None
         self.warn_unused(f)
         boundary = [FP32 if t.type.dtype == "float" else t.compute for t in f.outputs] if kind == "network" else None
