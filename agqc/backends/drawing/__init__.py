@@ -9,7 +9,8 @@ from __future__ import annotations
 from ...ir import Program
 from .dot import write_dot
 from .render import FORMATS, INSTALL_HINT, have_dot, render, render_bytes
-from .scene import DrawingTooBig, DrawOptions, Scene, build_scene
+from .model_scene import DrawingTooBig, build_scene
+from .scene import DrawOptions, Scene
 
 __all__ = ["DrawingTooBig", "DrawOptions", "FORMATS", "INSTALL_HINT", "Scene", "build_scene", "have_dot", "render", "render_bytes",
            "to_dot"]

@@ -1,0 +1,204 @@
+"""Model scene: the networks, the flow between them, the drawing's inputs and outputs.
+
+Takes a checked ``Program`` and ``DrawOptions``; gives the ``Scene`` that
+``dot.py`` writes.  Builds on ``scene.GraphBuilder`` (which lays out one graph):
+places each network (or one block, or one network alone), wires the model's
+flow into the networks' input ports, chooses the automatic depth, and marks
+skips, links between networks and tied weights.
+"""
+from __future__ import annotations
+
+from ...ir import Graph, Program
+from .scene import MAX_ITEMS, Box, DrawingTooBig, DrawOptions, Edge, End, Item, Scene, GraphBuilder
+
+# ---- the model: networks, the flow between them, inputs and outputs -------------
+READABLE_ITEMS = 40  # the automatic depth keeps a drawing at most this busy (a slide's worth)
+
+
+def build_scene(program: Program, options: DrawOptions) -> Scene:
+    depth = options.depth if options.depth is not None else auto_depth(program, options)
+    return _ModelBuilder(program, depth, MAX_ITEMS).scene(options)
+
+
+def auto_depth(program: Program, options: DrawOptions) -> int:
+    """The deepest level whose drawing has at most ``READABLE_ITEMS`` items (at least 1)."""
+    tops = [block_graph(program, options.block)] if options.block else [program.graph(n.graph) for n in program.networks]
+    deepest = 1 + max((_nesting(program, g) for g in tops), default=0)
+    for depth in range(deepest, 1, -1):
+        try:
+            if len(_ModelBuilder(program, depth, READABLE_ITEMS).scene(options, classify=False).items()) \
+                    <= READABLE_ITEMS:
+                return depth
+        except DrawingTooBig:
+            continue
+    return 1
+
+
+def block_graph(program: Program, name: str) -> Graph:
+    """The first instantiation of block ``name`` in the program (KeyError when it has none)."""
+    for graph in program.graphs.values():
+        if graph.name == name and graph.kind in ("block", "network"):
+            return graph
+    used = sorted({g.name for g in program.graphs.values() if g.kind in ("block", "network")})
+    raise KeyError(f"{program.model} uses no block named `{name}`; it uses {', '.join(used)}")
+
+
+def _nesting(program: Program, graph: Graph) -> int:
+    inner = [program.graph(n.callee) for n in graph.nodes() if n.kind in ("call", "repeat")]
+    return max((1 + _nesting(program, g) for g in inner), default=0)
+
+
+class _ModelBuilder(GraphBuilder):
+    def scene(self, options: DrawOptions, classify: bool = True) -> Scene:
+        root = Box("root", "model", self.program.model)
+        if options.block:  # one block alone, as the model instantiates it first
+            graph = block_graph(self.program, options.block)
+            nets = [(graph.name, graph)]
+        else:
+            chosen = [self.program.network(options.network)] if options.network else self.program.networks
+            nets = [(n.name, self.program.graph(n.graph)) for n in chosen]
+        for name, graph in nets:
+            self.network(name, graph, root)
+        if self.program.flow is not None and options.network is None and options.block is None:
+            self.flow(self.program.flow, root)
+        else:
+            for name, graph in nets:
+                self.network_outputs(name, graph, root)
+        self.resolve_ports(root)
+        edges = _classify(self.edges) if classify else self.edges
+        params = sum(self.graph_params(g.key) for _, g in nets)
+        title = f"{self.program.model}: {options.block}" if options.block else self.program.model
+        return Scene(title, params, root, edges, self.depth)
+
+    def network(self, name: str, graph: Graph, root: Box) -> None:
+        ports = {inp: [End(f"{name}/{inp}:port", graph.node(inp).outputs[0])] for inp in graph.inputs}
+        for inp, (end,) in ports.items():
+            self.ports[end.id], self.port_types[end.id] = [], end.type
+        if self.depth < 1:
+            inside = self.precisions_in(graph.key)
+            item = Item(name, "network", graph.name, name=name, params=self.graph_params(graph.key),
+                        precision=_main_precision(graph), mixed=inside if len(inside) > 1 else (),
+                        shapes=", ".join(map(str, graph.input_types())) + " \u2192 " +
+                        ", ".join(map(str, graph.output_types())))
+            root.items.append(item)
+            self.connect(list(ports.values()), item.id)
+            self.net_outputs[name] = [[End(item.id, t)] for t in graph.output_types()]
+            return
+        title = name if name == graph.name else f"{name}: {graph.name}"
+        box = Box(name, "network", title, params=self.graph_params(graph.key), level=1)
+        root.boxes.append(box)
+        self.net_outputs[name] = self.expand(graph, name + "/", 1, box, ports)
+
+    def network_outputs(self, name: str, graph: Graph, root: Box) -> None:
+        for i, ends in enumerate(self.net_outputs[name]):
+            node = graph.node(graph.outputs[i][0])
+            hint = node.hints[graph.outputs[i][1]] if node.hints else "out"
+            title = "output" if hint == "out" else hint  # `out` is what a bare `return` is called
+            self.output(f"out/{name}/{i}", title, ends, root)
+
+    def flow(self, flow: Graph, root: Box) -> None:
+        ends: dict[str, list[list[End]]] = {}
+        names = _flow_names(flow)
+        for node in flow.nodes():
+            if node.kind == "input":
+                item = Item(f"in/{node.name}", "input", node.name)
+                root.items.append(item)
+                ends[node.name] = [[End(item.id, node.outputs[0], node.name)]]
+                continue
+            ins = [ends[src][port] for src, port in node.inputs]
+            if node.kind == "op":
+                outs = self.op_item(flow, node, "flow/", root, ins)
+            else:  # a network call: its inputs flow into the network's ports
+                callee = self.program.graph(node.callee)
+                for inp, given in zip(callee.inputs, ins):
+                    port = self.ports[f"{node.module}/{inp}:port"]
+                    port += [e for e in given if e not in port]
+                outs = self.net_outputs[node.module]
+            hints = names[node.name]
+            if node.kind == "call":  # an unnamed result reads as the call: D(fake, y)
+                hints = [h or f"{node.module}({', '.join(_names(ins, callee))})" for h in hints]
+            ends[node.name] = [[End(e.id, e.type, hint) for e in es] for es, hint in zip(outs, hints)]
+        for i, (src, port) in enumerate(flow.outputs):
+            given = ends[src][port]
+            self.output(f"out/{i}", given[0].name or "output", given, root)
+
+    def output(self, item_id: str, title: str, ends: list[End], root: Box) -> None:
+        root.items.append(Item(item_id, "output", title))
+        self.connect([[End(e.id, e.type) for e in ends]], item_id)
+
+    def resolve_ports(self, root: Box) -> None:
+        """Edges that leave a network's input port leave, instead, whatever flows into that port."""
+        for port, sources in self.ports.items():
+            if not sources:  # a network nobody calls here: its input is the drawing's input
+                name = port.split("/", 1)[1].removesuffix(":port")
+                item = Item("in/" + port.removesuffix(":port"), "input", name)
+                root.items.insert(sum(i.kind == "input" for i in root.items), item)
+                sources.append(End(item.id, self.port_types[port], name))
+        resolved: list[Edge] = []
+        for edge in self.edges:
+            for src in self._sources(edge.src, edge, set()):
+                if src not in resolved:
+                    resolved.append(src)
+        self.edges = resolved
+
+    def _sources(self, src: str, edge: Edge, seen: set[str]) -> list[Edge]:
+        if src not in self.ports or src in seen:
+            return [edge] if src not in self.ports else []
+        seen.add(src)
+        out = []
+        param = src.split("/", 1)[1].removesuffix(":port")
+        for end in self.ports[src]:
+            out += self._sources(end.id, Edge(end.id, edge.dst, end.type, end.name or param), seen)
+        return out
+
+
+def _names(ins: list[list[End]], callee: Graph) -> list[str]:
+    return [es[0].name if es and es[0].name else param for es, param in zip(ins, callee.inputs)]
+
+
+def _flow_names(flow: Graph) -> dict[str, list[str]]:
+    """The variable each flow value was assigned to, or "" for a step inside a chain or a bare return."""
+    names = {}
+    for node in flow.nodes():
+        hints = list(node.hints) or [""] * len(node.outputs)
+        inner = any(list(user.hints[:1]) == hints[:1] for user in flow.users(node.name))
+        names[node.name] = ["" if inner or h in ("out", node.module) else h for h in hints]
+    return names
+
+
+def _main_precision(graph: Graph) -> str:
+    counts: dict[str, int] = {}
+    for node in graph.nodes():
+        if node.kind != "input":
+            counts[node.precision.name] = counts.get(node.precision.name, 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts else "fp32"
+
+
+def _network_of(item_id: str) -> str | None:
+    head = item_id.split("/", 1)[0]
+    return None if head in ("in", "out", "flow") or "/" not in item_id else head
+
+
+def _classify(edges: list[Edge]) -> list[Edge]:
+    """Mark links between networks, and skips: edges that jump over a path inside one network."""
+    import networkx
+
+    g = networkx.DiGraph()
+    g.add_edges_from((e.src, e.dst) for e in edges if e.kind != "tie")
+    out = []
+    for e in edges:
+        if e.kind == "tie":
+            out.append(e)
+            continue
+        home = _network_of(e.dst)
+        kind = "data"
+        if _network_of(e.src) and home and _network_of(e.src) != home:
+            kind = "link"
+        else:
+            g.remove_edge(e.src, e.dst)
+            within = networkx.subgraph_view(g, filter_node=lambda n: n == e.src or _network_of(n) == home)
+            if networkx.has_path(within, e.src, e.dst):
+                kind = "skip"
+            g.add_edge(e.src, e.dst)
+        out.append(Edge(e.src, e.dst, e.type, e.name, kind))
+    return out
