@@ -227,5 +227,5 @@ def _show(value) -> str:
         or isinstance(value, bool) else str(value)
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "draw": cmd_draw, "emit": cmd_emit, "fmt": cmd_fmt, "lower": cmd_lower,
-            "summary": cmd_summary, "ops": cmd_ops}
+COMMANDS = {"build": cmd_build, "check": cmd_check, "draw": cmd_draw, "emit": cmd_emit, "fmt": cmd_fmt,
+            "lower": cmd_lower, "summary": cmd_summary, "ops": cmd_ops}

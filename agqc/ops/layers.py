@@ -237,14 +237,16 @@ def _embedding_infer(c: OpCall):
 @module_lowering
 def _embedding_lower(e):
     a = e.call.args
-    return f"{e.module_class('Embedding')}({a['num']}, {a['dim']}{e.dtype_kw()}{e.quant_kw()})", f"{e.attr}({e.inputs[0]})"
+    return (f"{e.module_class('Embedding')}({a['num']}, {a['dim']}{e.dtype_kw()}{e.quant_kw()})",
+            f"{e.attr}({e.inputs[0]})")
 
 
 declare(OpDef(
     "embedding", "lookup table: integer ids -> learned vectors",
     1, (_positive("num"), _positive("dim")), _embedding_infer,
     params=lambda c: c.args["num"] * c.args["dim"], macs=lambda c: 0,
-    quantized_params=lambda c: c.args["num"] * c.args["dim"], lower=_embedding_lower, label=lambda c: f"embedding {c.args['num']}x{c.args['dim']}",
+    quantized_params=lambda c: c.args["num"] * c.args["dim"], lower=_embedding_lower,
+    label=lambda c: f"embedding {c.args['num']}x{c.args['dim']}",
     input_dtype="int",
 ))
 

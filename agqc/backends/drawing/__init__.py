@@ -12,7 +12,8 @@ from .render import FORMATS, INSTALL_HINT, have_dot, render, render_bytes
 from .model_scene import DrawingTooBig, build_scene
 from .scene import DrawOptions, Scene
 
-__all__ = ["DrawingTooBig", "DrawOptions", "FORMATS", "INSTALL_HINT", "Scene", "build_scene", "have_dot", "render", "render_bytes",
+__all__ = ["DrawingTooBig", "DrawOptions", "FORMATS", "INSTALL_HINT", "Scene", "build_scene", "have_dot", "render",
+           "render_bytes",
            "to_dot"]
 
 
