@@ -93,61 +93,48 @@ def layer_weight(layer):
     return quantize_weight(layer.weight, layer.precision, layer.weight_axis)
 
 
-class QuantLinear(nn.Linear):
-    weight_axis = 0
+class Quantised:
+    """Mixin for the layers below: their precision, and whether their input is quantised too."""
 
     def __init__(self, *args, precision, activations=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.precision, self.activations = precision, activations
 
-    def forward(self, x):
-        x = quantize_activation(x, self.precision) if self.activations else x
-        return F.linear(x, layer_weight(self), self.bias)
+    def quantised_input(self, x):
+        return quantize_activation(x, self.precision) if self.activations else x
 
 
-class QuantConv1d(nn.Conv1d):
+class QuantLinear(Quantised, nn.Linear):
     weight_axis = 0
 
-    def __init__(self, *args, precision, activations=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.precision, self.activations = precision, activations
-
     def forward(self, x):
-        x = quantize_activation(x, self.precision) if self.activations else x
-        return self._conv_forward(x, layer_weight(self), self.bias)
+        return F.linear(self.quantised_input(x), layer_weight(self), self.bias)
 
 
-class QuantConv2d(nn.Conv2d):
+class QuantConv1d(Quantised, nn.Conv1d):
     weight_axis = 0
 
-    def __init__(self, *args, precision, activations=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.precision, self.activations = precision, activations
+    def forward(self, x):
+        return self._conv_forward(self.quantised_input(x), layer_weight(self), self.bias)
+
+
+class QuantConv2d(Quantised, nn.Conv2d):
+    weight_axis = 0
 
     def forward(self, x):
-        x = quantize_activation(x, self.precision) if self.activations else x
-        return self._conv_forward(x, layer_weight(self), self.bias)
+        return self._conv_forward(self.quantised_input(x), layer_weight(self), self.bias)
 
 
-class QuantConvTranspose2d(nn.ConvTranspose2d):
+class QuantConvTranspose2d(Quantised, nn.ConvTranspose2d):
     weight_axis = 1  # the weight is [in, out, k, k]: output channels are axis 1
 
-    def __init__(self, *args, precision, activations=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.precision, self.activations = precision, activations
-
     def forward(self, x):
-        x = quantize_activation(x, self.precision) if self.activations else x
-        return F.conv_transpose2d(x, layer_weight(self), self.bias, self.stride, self.padding,
-                                  self.output_padding, self.groups, self.dilation)
+        return F.conv_transpose2d(self.quantised_input(x), layer_weight(self), self.bias, self.stride,
+                                  self.padding, self.output_padding, self.groups, self.dilation)
 
 
-class QuantEmbedding(nn.Embedding):
+class QuantEmbedding(Quantised, nn.Embedding):
     weight_axis = 0  # one scale per table row
-
-    def __init__(self, *args, precision, activations=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.precision, self.activations = precision, activations
 
     def forward(self, ids):
         return F.embedding(ids, layer_weight(self))
