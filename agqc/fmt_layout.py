@@ -9,7 +9,7 @@ twice gives the same text.  The rules are in docs/language.md, "Formatting".
 """
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from . import ast
@@ -148,7 +148,7 @@ class Layout:
             self.prev_end = c.line
 
     def brace_after(self, pos: Pos) -> Pos:
-        return self.braces[bisect_right(self.braces, pos)]
+        return self.braces[bisect_left(self.braces, pos)]
 
     # ---- flat expressions -------------------------------------------------------------
     def flat(self, e, need: int = 1) -> str:

@@ -397,3 +397,10 @@ def test_every_shipped_file_is_in_the_canonical_layout():
     from agqc.cli import main
     files = [str(p) for p in sorted((ROOT / "specs").glob("*.agq")) + sorted((ROOT / "agqc" / "stdlib").glob("*.agq"))]
     assert main(["fmt", "--check", *files]) == 0
+
+
+def test_a_brace_right_after_a_name_is_found():
+    """`model M{` (no space) once crashed fmt: found by the fuzz profile on a mutated shipped spec."""
+    text = "block N(x: [B, 4]) -> [B, 4]{\n    return x\n}\n\nmodel M{\n    network n = N()\n}\n"
+    out = format_source(text, "spec.agq")
+    assert "model M {" in out and "-> [B, 4] {" in out and format_source(out, "spec.agq") == out
