@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.agqc-installed
 
-.PHONY: setup demo test check bench fuzz clean dot
+.PHONY: setup demo test lint check bench fuzz clean dot
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ setup: $(STAMP) dot
 demo: setup
 	$(VENV)/bin/agqc build specs/cgan.agq
 
-test: setup
+test: setup lint
 	$(PY) -m pytest
+
+# ruff over the code; mypy over the typed core (the files listed under [tool.mypy] in pyproject.toml).
+lint: setup
+	$(VENV)/bin/ruff check agqc tests benchmarks
+	$(VENV)/bin/mypy
 
 check: setup
 	$(VENV)/bin/agqc check specs/*.agq
@@ -43,4 +48,4 @@ fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m property -q -p no:randomly
 
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

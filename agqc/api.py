@@ -6,11 +6,14 @@
 """
 from __future__ import annotations
 
+from itertools import groupby
 from pathlib import Path
 
 from .diagnostics import Diagnostic, render
+from .errorcodes import Code
 from .frontend import check
 from .ir import Program
+from .kinds import Severity
 
 
 class Spec:
@@ -33,7 +36,8 @@ class Spec:
         """Building needs a model: a file of blocks alone is an error here."""
         if not self.program.networks:
             from .diagnostics import AgqcError, Diagnostic, Span
-            raise AgqcError([Diagnostic("error", "no-model", "this file defines no model, so there is nothing to build",
+            raise AgqcError([Diagnostic(Severity.ERROR, Code.NO_MODEL,
+                                        "this file defines no model, so there is nothing to build",
                                         Span(self.program.file, 1, 1, 1, 2),
                                         ("add `model Name { classifier net = SomeBlock() }`",))])
 
@@ -55,21 +59,24 @@ class Spec:
     def example_inputs(self, network: str | None = None, sizes: dict[str, int] | None = None, seed: int = 0):
         """Random inputs for one network, or for the model's forward (symbolic sizes default to 2)."""
         from .backends.torch_module import example_inputs
-        graphs = [self.graph(network)] if network or not self._side_by_side() else self._input_graphs()
-        return tuple(x for g in graphs for x in example_inputs(g, sizes, seed))
+        if network is not None:
+            return example_inputs(self.graph(network).input_types(), sizes, seed)
+        signature = self._signature()
+        per_graph = groupby(zip(signature.graphs, signature.types), key=lambda pair: pair[0])
+        return tuple(x for _, pairs in per_graph for x in example_inputs([t for _, t in pairs], sizes, seed))
 
     def input_types(self, network: str | None = None):
-        graphs = [self.graph(network)] if network or not self._side_by_side() else self._input_graphs()
-        return [t for g in graphs for t in g.input_types()]
+        if network is not None:
+            return self.graph(network).input_types()
+        return list(self._signature().types)
+
+    def _signature(self):
+        self.require_model()
+        assert self.program.signature is not None, "the annotate pass computes the forward signature"
+        return self.program.signature
 
     def _side_by_side(self) -> bool:
         return self.program.flow is None and len(self.program.networks) > 1
-
-    def _input_graphs(self):
-        """A model without a flow takes shared inputs, or each network's inputs in turn."""
-        graphs = [self.program.graph(n.graph) for n in self.program.networks]
-        shared = all(g.input_types() == graphs[0].input_types() for g in graphs)
-        return graphs[:1] if shared else graphs
 
     def graph(self, network: str | None = None):
         """The IR graph of one network, or of the model's flow (or its only network)."""

@@ -15,9 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-EXPORT_LIMIT = 50_000_000  # parameters: above this a build makes no weights, hence no .pt2
-MAX_BUILD_LAYERS = 100_000  # Llama-3-8B has about 1,000; each layer is a Python module object
+from .policy import BUILD_WEIGHTS_LIMIT, MAX_BUILD_LAYERS
 
 
 @dataclass
@@ -32,7 +30,6 @@ class BuildError(Exception):
 
 
 def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None = None) -> BuildResult:
-    from .backends.export import export_networks
     from .backends.drawing import INSTALL_HINT, have_dot, render
     from .backends.torch_module import build_module
 
@@ -44,7 +41,7 @@ def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None
         (tmp / f"{stem}.py").write_text(source)
         summary = spec.summary()
         _check_layer_budget(spec)
-        large = summary.total_params > EXPORT_LIMIT
+        large = summary.total_params > BUILD_WEIGHTS_LIMIT
         module = build_module(spec.program, source, device="meta" if large else None)
         deployed = _weights_and_deploy(spec, module, weights, deploy, large, tmp / f"{stem}.deploy.pt") \
             if deploy or weights else ""
@@ -59,19 +56,27 @@ def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None
         if large:
             warnings.append(f"no .pt2 export: {summary.total_params:,} parameters would need "
                             f"{summary.total_params * 4 / 2**30:.1f} GiB of fp32 weights (agqc exports models up to "
-                            f"{EXPORT_LIMIT // 10**6}M parameters); the module was checked on the meta device")
+                            f"{BUILD_WEIGHTS_LIMIT // 10**6}M parameters); the module was checked on the meta device")
         else:
-            export_networks(spec.program, module, tmp)
+            _export_networks(spec, module, tmp)
         files = sorted(tmp.iterdir())
         for f in files:
             os.replace(f, out / f.name)
     return BuildResult([out / f.name for f in files], summary.text() + deployed, warnings)
 
 
+def _export_networks(spec, module, out_dir: Path) -> None:
+    """One ``torch.export`` program per network, by the same path as ``agqc lower --target export``."""
+    import torch
+
+    from .backends.export import export_program
+    for net in spec.program.networks:
+        lowered = export_program(spec, net.name, module=getattr(module, net.name), dynamic=False)
+        torch.export.save(lowered.program, str(out_dir / f"{net.name}.pt2"))
+
+
 def _check_layer_budget(spec) -> None:
-    from .passes.budget import expanded_size
-    memo: dict[str, int] = {}
-    layers = sum(expanded_size(spec.program, n.graph, memo) for n in spec.program.networks)
+    layers = sum(spec.program.graph(n.graph).facts.expanded for n in spec.program.networks)
     if layers > MAX_BUILD_LAYERS:
         raise BuildError(f"this model expands to {layers:,} layers; agqc builds models of up to {MAX_BUILD_LAYERS:,} "
                          "(a module per layer); `agqc summary` and `agqc draw` still work")

@@ -2,39 +2,53 @@
 
 Takes the evaluated arguments of one ``ast.Call`` (the value before ``->``
 comes first); checks them against the op's signature and shape rule, the
-block's typed inputs, or the network's inputs; adds a node to the frame and
-gives its output values.  Every problem is a located diagnostic.
+block's typed inputs, or the network's inputs; adds a node to the frame (the
+``Context`` gives its precision and its variable name) and gives its output
+values.  Every problem is a located diagnostic.  A block call instantiates the
+block through the ``Elaborator``.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import ast
 from .diagnostics import Span, did_you_mean
-from .ops.registry import OpCall, ShapeError, Sym, bind_args, lookup, all_ops
-from .types import FP32, Precision, TensorType, format_dims
-from .values import POISON, Draft, Frame, NetRef, TupleVal, TVal
-from .evaluate import kind_of
+from .errorcodes import Code
+from .evaluate import Keywords, Positional, kind_of
+from .kinds import DType, NodeKind
+from .ops.registry import BindProblem, OpCall, OpDef, ShapeError, Sym, all_ops, bind_args, lookup
+from .types import FP32, Dim, Precision, TensorType, format_dims
+from .values import POISON, Context, Draft, Frame, NetRef, TupleVal, TVal, Value
+
+if TYPE_CHECKING:
+    from .elaborate import Elaborator
+
+TensorArgs = list[tuple[TVal, Span]]  # a call's tensor arguments, each with where it was written
 
 
 class Calls:
-    def __init__(self, elaborator):
-        self.el = elaborator
-        self.rep = elaborator.rep
+    """Calls and tensor arithmetic, for the ``Evaluator`` (its ``CallSite``)."""
 
-    def call(self, e: ast.Call, piped, f: Frame):
-        positional, kwargs = self.el.ev.call_args(e, f)
+    def __init__(self, elaborator: Elaborator):
+        self.elaborator = elaborator
+        self.reporter = elaborator.reporter
+
+    def call(self, e: ast.Call, piped: Value | None, f: Frame, ctx: Context) -> Value:
+        positional, kwargs = self.elaborator.evaluator.call_args(e, f, ctx)
         if piped is not None:
             positional.insert(0, (piped, e.span))  # a piped tensor is used here, at the call
         if f.env.get(e.func) is POISON:  # a network whose block had errors: already reported
             return POISON
-        target = f.env.get(e.func) if isinstance(f.env.get(e.func), NetRef) else None
+        named = f.env.get(e.func)
+        target = named if isinstance(named, NetRef) else None
         op = lookup(e.func)
-        block = self.el.scope.blocks.get(e.func)
+        block = self.elaborator.scope.blocks.get(e.func)
         if target is None and op is None and block is None:
-            known = list(all_ops()) + list(self.el.scope.blocks) + [k for k, v in f.env.items()
+            known = list(all_ops()) + list(self.elaborator.scope.blocks) + [k for k, v in f.env.items()
                                                                    if isinstance(v, NetRef)]
             note = did_you_mean(e.func, known)
-            self.rep.error("unknown-op", f"unknown op or block `{e.func}`", e.func_span,
-                           note or "see `agqc ops` for the list of ops")
+            self.reporter.error(Code.UNKNOWN_OP, f"unknown op or block `{e.func}`", e.func_span,
+                                note or "see `agqc ops` for the list of ops")
             return POISON
         values = [v for v, _ in positional] + [v for v, _ in kwargs.values()]
         if any(v is POISON for v in values):
@@ -43,50 +57,57 @@ class Calls:
         for value, span in positional:
             if isinstance(value, TupleVal):
                 span = value.span  # point at the call that gave several tensors
-                self.rep.error("tuple-value", f"this gives {len(value.items)} tensors; `{e.func}` takes them one by one",
-                               span, "unpack them first: `a, b = ...`")
+                self.reporter.error(Code.TUPLE_VALUE,
+                                    f"this gives {len(value.items)} tensors; `{e.func}` takes them one by one",
+                                    span, "unpack them first: `a, b = ...`")
                 return POISON
         if target is not None:
-            return self.network_call(target, e, positional, kwargs, f)
+            return self.network_call(target, e, positional, kwargs, f, ctx)
         if op is not None:
-            return self.op_call(op, e.span, e.alias, e.span, positional, kwargs, f, piped is not None)
-        return self.block_call(block, e, positional, kwargs, f, piped is not None)
+            return self.op_call(op, e.span, e.alias, e.span, positional, kwargs, f, ctx, piped is not None)
+        assert block is not None
+        return self.block_call(block, e, positional, kwargs, f, ctx, piped is not None)
 
     # ---- ops ---------------------------------------------------------------------
-    def _check_args_only(self, op, block, positional, kwargs, span: Span) -> None:
+    def _check_args_only(self, op: OpDef | None, block: ast.Block | None, positional: Positional,
+                         kwargs: Keywords, span: Span) -> None:
         """After an error upstream, still check the call's own (non-tensor) arguments.
 
         The leading positional values are taken to be the tensor inputs; when a
         later one is itself broken, nothing more can be said.
         """
-        if op is None and block is None:
+        if op is not None:
+            n_tensors = max(op.inputs, 1)
+        elif block is not None:
+            n_tensors = sum(isinstance(p, ast.TensorParam) for p in block.params)
+        else:
             return
-        n_tensors = max(op.inputs, 1) if op is not None else sum(isinstance(p, ast.TensorParam)
-                                                                  for p in block.params)
         others = positional[n_tensors:]
         if any(v is POISON or isinstance(v, TVal) for v, _ in others + list(kwargs.values())):
             return
-        with self.rep.only(lambda code: code != "symbolic-dim"):  # sizes are unknown after the error
+        with self.reporter.only(lambda code: code != Code.SYMBOLIC_DIM):  # sizes are unknown after the error
             if op is not None:
                 self._bind(op, others, kwargs, span)
-            else:
-                self.el.bind_config(block, others, kwargs, span)
+            elif block is not None:
+                self.elaborator.bind_config(block, others, kwargs, span)
 
-    def _bind(self, op, others, kwargs, span: Span):
+    def _bind(self, op: OpDef, others: Positional, kwargs: Keywords,
+              span: Span) -> tuple[dict[str, Any], list[BindProblem]]:
         bound, problems = bind_args(op.args, [v for v, _ in others], {k: v for k, (v, _) in kwargs.items()})
         for p in problems:
             where = (kwargs[p.kwarg][1] if p.kwarg in kwargs else
                      others[p.index][1] if p.index is not None and p.index < len(others) else span)
             notes = [p.note] if p.note else []
-            if p.code == "symbolic-dim":
+            if p.code == Code.SYMBOLIC_DIM:
                 notes.append("a symbolic size gets a number where the network is declared, "
                              "e.g. `classifier net = Block(D=64)`, or from a concrete input shape")
-            self.rep.error(p.code, f"{op.name}: {p.message}", where, *notes)
+            self.reporter.error(p.code, f"{op.name}: {p.message}", where, *notes)
         return bound, problems
 
-    def op_call(self, op, span: Span, alias, alias_span, positional, kwargs, f: Frame, piped: bool):
-        tensors = [(v, s) for v, s in positional if isinstance(v, TVal)]
-        others = [(v, s) for v, s in positional if not isinstance(v, TVal)]
+    def op_call(self, op: OpDef, span: Span, alias: str | None, alias_span: Span | None, positional: Positional,
+                kwargs: Keywords, f: Frame, ctx: Context, piped: bool) -> Value:
+        tensors: TensorArgs = [(v, s) for v, s in positional if isinstance(v, TVal)]
+        others: Positional = [(v, s) for v, s in positional if not isinstance(v, TVal)]
         if not self._tensor_count(op.name, op.inputs, len(tensors), span, piped):
             return POISON
         extra = self._tensor_kwargs(op, kwargs)
@@ -110,36 +131,43 @@ class Calls:
         except ShapeError as err:
             self._shape_error(op, err, tensors, self._arg_span(op, err.arg, others, given) or span)
             return POISON
-        precision, compute = f.precision, self._compute(op, call, f.precision, span)
-        draft = Draft(f.new_id(), "op", op.name, bound, tuple(t.ref for t, _ in tensors), tuple(call.outputs),
+        precision, compute = ctx.precision, self._compute(op, call, ctx.precision, span)
+        draft = Draft(f.new_id(), NodeKind.OP, op.name, bound, tuple(t.ref for t, _ in tensors), tuple(call.outputs),
                       precision, (compute,) * len(call.outputs), span, base=op.name, alias=alias,
                       alias_span=alias_span)
-        vals = f.add(draft)
+        vals = f.add(draft, ctx)
         return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), span)
 
-    def _node_refs(self, op, bound, kwargs, f: Frame, span: Span) -> dict | None:
+    def _node_refs(self, op: OpDef, bound: dict[str, Any], kwargs: Keywords, f: Frame,
+                   span: Span) -> dict[str, dict[str, Any]] | None:
         """Arguments naming an earlier layer of this block (``tie="wte"``): that layer's op and shapes."""
         refs = {}
         for arg in op.args:
             name = bound.get(arg.name) if arg.kind == "node" else None
             if name is None:
                 continue
-            target = next((d for d in f.drafts if d.alias == name and d.kind == "op"), None)
+            target = next((d for d in f.drafts if d.alias == name and d.kind == NodeKind.OP), None)
             if target is None:
                 where = kwargs[arg.name][1] if arg.name in kwargs else span
-                self.rep.error("unknown-name", f"{op.name}: `{arg.name}` names no layer `{name}` before this line "
-                               "in this block", where, f'name a layer with `as`, e.g. `embedding(V, D) as {name}`')
+                self.reporter.error(Code.UNKNOWN_NAME,
+                                    f"{op.name}: `{arg.name}` names no layer `{name}` before this line in this block",
+                                    where, f'name a layer with `as`, e.g. `embedding(V, D) as {name}`')
                 return None
             refs[arg.name] = {"op": target.op, "args": dict(target.args), "outputs": target.outputs}
         return refs
 
-    def _tensor_kwargs(self, op, kwargs) -> dict | None:
+    def _tensor_kwargs(self, op: OpDef, kwargs: Keywords) -> dict[str, tuple[TVal, Span]] | None:
         """The keyword tensors an op accepts (``mask=m``); None after reporting a non-tensor."""
-        extra = {k: kwargs[k] for k in op.tensor_args if k in kwargs}
-        for name, (value, where) in extra.items():
+        extra: dict[str, tuple[TVal, Span]] = {}
+        for name in op.tensor_args:
+            if name not in kwargs:
+                continue
+            value, where = kwargs[name]
             if not isinstance(value, TVal):
-                self.rep.error("arg-type", f"{op.name}: `{name}` expects a tensor, found {kind_of(value)}", where)
+                self.reporter.error(Code.ARG_TYPE, f"{op.name}: `{name}` expects a tensor, found {kind_of(value)}",
+                                    where)
                 return None
+            extra[name] = (value, where)
         return extra
 
     def _tensor_count(self, name: str, want: int, got: int, span: Span, piped: bool) -> bool:
@@ -147,22 +175,22 @@ class Calls:
             return True
         need = "one or more tensor inputs" if want == -1 else (
             "no tensor input" if want == 0 else f"{want} tensor input{'s' if want > 1 else ''}")
-        code = "missing-arg" if got < max(want, 1) else "too-many-args"
+        code = Code.MISSING_ARG if got < max(want, 1) else Code.TOO_MANY_ARGS
         notes = ["the tensor before `->` is its first input"] if piped else []
-        self.rep.error(code, f"`{name}` takes {need}, found {got}", span, *notes)
+        self.reporter.error(code, f"`{name}` takes {need}, found {got}", span, *notes)
         return False
 
-    def _dtypes_ok(self, op, tensors) -> bool:
+    def _dtypes_ok(self, op: OpDef, tensors: TensorArgs) -> bool:
         ok = True
         for t, span in tensors:
             if op.input_dtype != "any" and t.type.dtype != op.input_dtype:
-                want = "integer ids" if op.input_dtype == "int" else "a float tensor"
-                self.rep.error("dtype-mismatch", f"`{op.name}` takes {want}, found {t.type}", span,
-                               f"that tensor comes from {t.span.short()}")
+                want = "integer ids" if op.input_dtype == DType.INT else "a float tensor"
+                self.reporter.error(Code.DTYPE_MISMATCH, f"`{op.name}` takes {want}, found {t.type}", span,
+                                    f"that tensor comes from {t.span.short()}")
                 ok = False
         return ok
 
-    def _arg_span(self, op, arg: str | None, others, kwargs) -> Span | None:
+    def _arg_span(self, op: OpDef, arg: str | None, others: Positional, kwargs: Keywords) -> Span | None:
         """Where the argument named in a shape rule's complaint was written."""
         if arg is None:
             return None
@@ -173,7 +201,7 @@ class Calls:
             return others[fixed.index(arg)][1]
         return None
 
-    def _shape_error(self, op, err: ShapeError, tensors, span: Span) -> None:
+    def _shape_error(self, op: OpDef, err: ShapeError, tensors: TensorArgs, span: Span) -> None:
         name = op.name
         notes = []
         if err.expected:
@@ -183,83 +211,87 @@ class Calls:
             origin = f" (from line {source[0].span.line})" if source else ""
             notes.append(f"found {err.found}{origin}")
         message = err.message if err.message.startswith(name) else f"{name}: {err.message}"
-        self.rep.error(err.code, message, span, *notes)
+        self.reporter.error(err.code, message, span, *notes)
 
-    def _compute(self, op, call: OpCall, precision: Precision, span: Span) -> Precision:
+    def _compute(self, op: OpDef, call: OpCall, precision: Precision, span: Span) -> Precision:
         if op.precision_sensitive and precision.name != "fp32":
-            self.rep.warning("precision-kept", f"{op.name} runs in fp32 inside this @{precision} region",
-                             span, "normalisation statistics and softmax lose accuracy in low precision")
+            self.reporter.warning(Code.PRECISION_KEPT, f"{op.name} runs in fp32 inside this @{precision} region",
+                                  span, "normalisation statistics and softmax lose accuracy in low precision")
             return FP32
         if precision.torch_dtype or op.quantized_params is not None:
             return precision  # fp16/bf16 compute, or a layer quantised at fp8/int8/int4/binary
         # Elsewhere in a low-bit region: ops without weights are exact in fp32, so they carry the
         # region's precision; weights no quantiser handles (an lstm, a class token) stay fp32 ("kept").
         if op.params(call) and precision.name != "fp32":
-            self.rep.warning("precision-kept", f"{op.name} keeps fp32 weights inside this @{precision} region",
-                             span, "agqc quantises linear, convolution, embedding and patch layers")
+            self.reporter.warning(Code.PRECISION_KEPT, f"{op.name} keeps fp32 weights inside this @{precision} region",
+                                  span, "agqc quantises linear, convolution, embedding and patch layers")
             return FP32
         return precision
 
-    def tensor_binop(self, e: ast.BinOp, left, right, f: Frame):
+    def tensor_binop(self, e: ast.BinOp, left: Value, right: Value, f: Frame, ctx: Context) -> Value:
         names = {"+": "add", "*": "mul"}
         if e.op not in names or not (isinstance(left, TVal) and isinstance(right, TVal)):
             if isinstance(left, TupleVal) or isinstance(right, TupleVal):
-                self.rep.error("tuple-value", f"`{e.op}` takes one tensor on each side", e.span,
-                               "unpack the call's results first: `a, b = ...`")
+                self.reporter.error(Code.TUPLE_VALUE, f"`{e.op}` takes one tensor on each side", e.span,
+                                    "unpack the call's results first: `a, b = ...`")
             else:
-                self.rep.error("arg-type", f"`{e.op}` between {kind_of(left)} and {kind_of(right)} is not supported",
-                               e.span, "tensors can be added (`+`) and multiplied (`*`) element-wise")
+                self.reporter.error(Code.ARG_TYPE,
+                                    f"`{e.op}` between {kind_of(left)} and {kind_of(right)} is not supported", e.span,
+                                    "tensors can be added (`+`) and multiplied (`*`) element-wise")
             return POISON
         op = lookup(names[e.op])
-        return self.op_call(op, e.span, None, None, [(left, e.left.span), (right, e.right.span)], {}, f, False)
+        assert op is not None
+        return self.op_call(op, e.span, None, None, [(left, e.left.span), (right, e.right.span)], {}, f, ctx, False)
 
     # ---- blocks --------------------------------------------------------------------
-    def block_call(self, block: ast.Block, e: ast.Call, positional, kwargs, f: Frame, piped: bool):
+    def block_call(self, block: ast.Block, e: ast.Call, positional: Positional, kwargs: Keywords, f: Frame,
+                   ctx: Context, piped: bool) -> Value:
         tparams = [p for p in block.params if isinstance(p, ast.TensorParam)]
-        tensors = [(v, s) for v, s in positional if isinstance(v, TVal)]
-        others = [(v, s) for v, s in positional if not isinstance(v, TVal)]
+        tensors: TensorArgs = [(v, s) for v, s in positional if isinstance(v, TVal)]
+        others: Positional = [(v, s) for v, s in positional if not isinstance(v, TVal)]
         if len(tensors) != len(tparams):
             self._tensor_count(block.name, len(tparams), len(tensors), e.span, piped)
             return POISON
-        config = self.el.bind_config(block, others, kwargs, e.span)
+        config = self.elaborator.bind_config(block, others, kwargs, e.span)
         if config is None:
             return POISON
-        graph = self.el.instantiate(block, config, tensors, f.precision, e.span)
+        graph = self.elaborator.instantiate(block, config, tensors, ctx.precision, e.span)
         if graph is None:
             return POISON
         outs = graph.output_types()
         computes = tuple(graph.result_computes())
-        draft = Draft(f.new_id(), "call", block.name, {}, tuple(t.ref for t, _ in tensors), tuple(outs),
-                      f.precision, computes, e.span, base=snake(block.name), alias=e.alias,
+        draft = Draft(f.new_id(), NodeKind.CALL, block.name, {}, tuple(t.ref for t, _ in tensors), tuple(outs),
+                      ctx.precision, computes, e.span, base=snake(block.name), alias=e.alias,
                       alias_span=e.span, callee=graph.key)
-        vals = f.add(draft)
+        vals = f.add(draft, ctx)
         return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), e.span)
 
     # ---- networks (in a model's flow) ------------------------------------------------
-    def network_call(self, net: NetRef, e: ast.Call, positional, kwargs, f: Frame):
-        graph = self.el.graphs[net.graph_key]
+    def network_call(self, net: NetRef, e: ast.Call, positional: Positional, kwargs: Keywords, f: Frame,
+                     ctx: Context) -> Value:
+        graph = self.elaborator.graphs[net.graph_key]
         for name, (_, span) in kwargs.items():
-            self.rep.error("unknown-arg", f"network `{net.name}` takes no keyword `{name}`", span,
-                           f"networks are configured where they are declared (line {net.span.line})")
+            self.reporter.error(Code.UNKNOWN_ARG, f"network `{net.name}` takes no keyword `{name}`", span,
+                                f"networks are configured where they are declared (line {net.span.line})")
         bad = [(v, s) for v, s in positional if not isinstance(v, TVal)]
         for v, span in bad:
-            self.rep.error("not-a-tensor", f"network `{net.name}` takes tensors, found {kind_of(v)}", span)
-        tensors = [(v, s) for v, s in positional if isinstance(v, TVal)]
+            self.reporter.error(Code.NOT_A_TENSOR, f"network `{net.name}` takes tensors, found {kind_of(v)}", span)
+        tensors: TensorArgs = [(v, s) for v, s in positional if isinstance(v, TVal)]
         if kwargs or bad or not self._tensor_count(net.name, len(graph.inputs), len(tensors), e.span, False):
             return POISON
-        binding: dict = {}
+        binding: dict[str, Dim] = {}
         for (value, span), declared in zip(tensors, graph.input_types()):
             problem = match_type(declared, value.type, binding)
             if problem:
-                self.rep.error("shape-mismatch" if "dtype" not in problem else "dtype-mismatch",
-                               f"network `{net.name}`: {problem}", span, f"expected {declared}",
-                               f"found {value.type} (from line {value.span.line})")
+                self.reporter.error(Code.SHAPE_MISMATCH if "dtype" not in problem else Code.DTYPE_MISMATCH,
+                                    f"network `{net.name}`: {problem}", span, f"expected {declared}",
+                                    f"found {value.type} (from line {value.span.line})")
                 return POISON
         outs = tuple(substitute(t, binding) for t in graph.output_types())
         computes = tuple(FP32 for _ in outs)  # networks hand back float32 at their boundary
-        draft = Draft(f.new_id(), "call", graph.name, {}, tuple(t.ref for t, _ in tensors), outs, FP32,
+        draft = Draft(f.new_id(), NodeKind.CALL, graph.name, {}, tuple(t.ref for t, _ in tensors), outs, FP32,
                       computes, e.span, base=net.name, callee=graph.key, module=net.name)
-        vals = f.add(draft)
+        vals = f.add(draft, ctx)
         return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), e.span)
 
 
@@ -272,7 +304,7 @@ def snake(name: str) -> str:
     return "".join(out)
 
 
-def match_type(declared: TensorType, actual: TensorType, binding: dict) -> str | None:
+def match_type(declared: TensorType, actual: TensorType, binding: dict[str, Dim]) -> str | None:
     """Unify a declared type (symbols allowed) with an actual one; None if they fit."""
     if declared.dtype != actual.dtype:
         return f"expected a {declared.dtype} tensor (dtype), found {actual.dtype}"
@@ -287,16 +319,16 @@ def match_type(declared: TensorType, actual: TensorType, binding: dict) -> str |
     return None
 
 
-def resolve_dim(d, binding: dict):
+def resolve_dim(d: Dim, binding: dict[str, Dim]) -> Dim:
     return d if isinstance(d, int) else _subst_product(d, binding)
 
 
-def _subst_product(d: str, binding: dict):
+def _subst_product(d: str, binding: dict[str, Dim]) -> Dim:
     from .types import dim_subst
     return dim_subst(d, binding)
 
 
-def substitute(t: TensorType, binding: dict) -> TensorType:
+def substitute(t: TensorType, binding: dict[str, Dim]) -> TensorType:
     shape = tuple(d if isinstance(d, int) else _subst_product(d, binding)
                   for d in t.shape)
     return TensorType(shape, t.dtype)

@@ -40,7 +40,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="agqc", description="Compile .agq neural-network specs to PyTorch.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version="agqc 0.1.0")
+    from . import __version__
+    p.add_argument("--version", action="version", version=f"agqc {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     b = sub.add_parser("build", help="check and write module source, drawing, summary and export")
     b.add_argument("spec")
@@ -200,15 +201,72 @@ def cmd_draw(args) -> int:
 
 
 def cmd_fmt(args) -> int:
-    from .fmt import cmd_fmt as fmt
-    return fmt(args)
+    from .fmt import format_source, read_spec, short_diff
+    if args.check and args.write:
+        print("agqc fmt: give --check (change nothing) or --write (rewrite), not both", file=sys.stderr)
+        return 1
+    from .build import write_atomically
+    status, changed = 0, []
+    for name in args.specs:
+        text = None
+        try:
+            text = read_spec(Path(name), name)
+            out = format_source(text, name)
+        except AgqcError as err:
+            for d in err.diagnostics:
+                print(render(d, {name: text} if text is not None else None), file=sys.stderr)
+            status = 1
+            continue
+        if args.check:
+            if out != text:
+                changed.append(name)
+                print(f"{name}: not formatted", file=sys.stderr)
+                sys.stdout.write(short_diff(text, out, name))
+        elif args.write:
+            if out != text:
+                write_atomically({Path(name): out})
+                print(f"formatted {name}", file=sys.stderr)
+        else:
+            sys.stdout.write(out)
+    if changed:
+        n = len(changed)
+        print(f"agqc fmt: {n} file{'s' if n != 1 else ''} would change; run `agqc fmt --write` to fix",
+              file=sys.stderr)
+        status = 1
+    return status
 
 
 def cmd_lower(args) -> int:
-    from .backends.lower import cmd_lower as lower
+    from .backends.lower import LowerError, default_output, dry_run, lower
+    from .build import write_atomically
     spec = _load(args.spec)
     spec.require_model()
-    return lower(spec, args)
+    if args.network is not None:
+        try:
+            spec.require_network(args.network)
+        except KeyError as err:
+            return _error(err.args[0])
+    out = Path(args.output) if args.output else default_output(args.spec, args.target, args.network)
+    if args.dry_run:
+        sys.stdout.write(dry_run(spec, args.target, args.network, out))
+        return 0
+    try:
+        result = lower(spec, args.target, args.network, out)
+    except LowerError as err:
+        return _error(str(err))
+    try:
+        write_atomically({out: result.content})
+    except OSError as err:
+        return _error(f"cannot write {out}: {err.strerror or err}")
+    print(f"wrote {out}: {result.headline}")
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _error(message: str) -> int:
+    print(f"agqc: error: {message}", file=sys.stderr)
+    return 1
 
 
 def cmd_ops(args) -> int:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
 from difflib import get_close_matches
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
-from .errorcodes import CODES
+from .errorcodes import CODES, Code
+from .kinds import Severity
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ NO_SPAN = Span("<agqc>", 0, 0, 0, 0)
 
 @dataclass(frozen=True)
 class Diagnostic:
-    severity: str  # "error" or "warning"
-    code: str
+    severity: Severity
+    code: Code
     message: str
     span: Span
     notes: tuple[str, ...] = ()
@@ -59,7 +60,7 @@ class AgqcError(Exception):
 
     @property
     def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
+        return [d for d in self.diagnostics if d.severity == Severity.ERROR]
 
 
 @dataclass
@@ -69,14 +70,14 @@ class Reporter:
     items: list[Diagnostic] = field(default_factory=list)
     error_count: int = 0  # every error reported, repeats included: "did this stage fail?"
 
-    keep: Callable[[str], bool] | None = None  # while set, diagnostics whose code fails it are dropped
+    keep: Callable[[Code], bool] | None = None  # while set, diagnostics whose code fails it are dropped
 
-    def error(self, code: str, message: str, span: Span, *notes: str) -> None:
+    def error(self, code: Code, message: str, span: Span, *notes: str) -> None:
         self.error_count += 1
-        self._add(Diagnostic("error", code, message, span, tuple(notes)))
+        self._add(Diagnostic(Severity.ERROR, code, message, span, tuple(notes)))
 
     @contextmanager
-    def only(self, keep: Callable[[str], bool]):
+    def only(self, keep: Callable[[Code], bool]) -> Iterator[None]:
         """Report only diagnostics whose code passes ``keep`` inside the block."""
         outer, self.keep = self.keep, keep
         try:
@@ -84,8 +85,8 @@ class Reporter:
         finally:
             self.keep = outer
 
-    def warning(self, code: str, message: str, span: Span, *notes: str) -> None:
-        self._add(Diagnostic("warning", code, message, span, tuple(notes)))
+    def warning(self, code: Code, message: str, span: Span, *notes: str) -> None:
+        self._add(Diagnostic(Severity.WARNING, code, message, span, tuple(notes)))
 
     def _add(self, diagnostic: Diagnostic) -> None:
         if self.keep is not None and not self.keep(diagnostic.code):
@@ -95,11 +96,11 @@ class Reporter:
 
     @property
     def errors(self) -> list[Diagnostic]:
-        return [d for d in self.items if d.severity == "error"]
+        return [d for d in self.items if d.severity == Severity.ERROR]
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.items if d.severity == "warning"]
+        return [d for d in self.items if d.severity == Severity.WARNING]
 
     def raise_if_errors(self) -> None:
         """Stop with every error, and the warnings found so far, in file order."""
@@ -120,7 +121,7 @@ def decode_error_span(file: str, data: bytes, exc: UnicodeDecodeError) -> Span:
     return Span(file, line, col, line, col + 1)
 
 
-def did_you_mean(name: str, known) -> str | None:
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
     """A note suggesting the nearest known spelling, or None."""
     close = get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None

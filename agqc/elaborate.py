@@ -5,31 +5,52 @@ each block once per distinct (arguments, input types, precision), repeats
 as one body graph run N times, and the model's flow.  Shapes are inferred
 while instantiating, because a block's sizes (``linear(4 * D)``) depend on
 the shapes it is called with.  Names nodes deterministically.
+
+``Elaborator`` holds what lasts the whole spec (the scope, the graphs made so
+far, the blocks being built); a ``Frame`` is one graph being built; a
+``Context`` (target names, precision) is passed down to each expression.
+``repeat.py``, ``model.py`` and ``unused_blocks.py`` take the ``Elaborator``.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from . import ast
-from .calls import Calls, match_type
+from .calls import Calls, TensorArgs, match_type
 from .diagnostics import Reporter, Span
-from .evaluate import Evaluator, kind_of
+from .errorcodes import Code
+from .evaluate import Evaluator, Keywords, Positional, kind_of
 from .ir import Graph, Program
+from .kinds import DType, GraphKind, NodeKind
+from .model import elaborate_model
+from .naming import assign_class_names, finalize_graph
 from .ops.registry import REQUIRED, Arg, Sym, bind_args
-from .types import FP32, Precision, TensorType
-from .values import POISON, Draft, Frame, NetRef, TupleVal, TVal
-from .naming import finalize_graph, assign_class_names
+from .repeat import elaborate_repeat
+from .types import FP32, Dim, Precision, TensorType
+from .unused_blocks import check_unused_blocks
+from .values import POISON, TOP_LEVEL, Context, Draft, Frame, NetRef, Poison, TupleVal, TVal, Value
+
+if TYPE_CHECKING:
+    from .loader import Scope
 
 NOT_GIVEN = object()
+Config = dict[str, Value]  # a block's configuration arguments and sizes, by name
 
 
 class Elaborator:
-    def __init__(self, scope, reporter: Reporter):
-        self.scope, self.rep = scope, reporter
-        self.ev = Evaluator(self, reporter)
+    """What lasts while one spec is elaborated: its scope, the graphs made so far, the blocks being built."""
+
+    def __init__(self, scope: Scope, reporter: Reporter):
+        self.scope = scope
+        self.reporter = reporter
         self.calls = Calls(self)
+        self.evaluator = Evaluator(reporter, self.calls)
         self.graphs: dict[str, Graph] = {}
         self.failed: set[str] = set()  # keys whose instantiation reported errors
         self.attempted: set[str] = set()  # block names anything tried to instantiate
-        self.stack: list[str] = []
+        self.stack: list[str] = []  # blocks being built, outermost first
+        self.defaults_in_progress: set[tuple[str, str]] = set()  # (block, parameter) whose default is evaluated
 
     # ---- blocks ------------------------------------------------------------------
     def signature_dims(self, block: ast.Block) -> list[str]:
@@ -41,45 +62,61 @@ class Elaborator:
                 dims += [d.id for d in p.type.dims if isinstance(d, ast.Name) and d.id not in taken]
         return list(dict.fromkeys(dims))
 
-    def bind_config(self, block: ast.Block, others, kwargs, span: Span) -> dict | None:
-        sig = [Arg(p.name, "any", self._default(p)) for p in block.params if isinstance(p, ast.ConfigParam)]
+    def bind_config(self, block: ast.Block, others: Positional, kwargs: Keywords, span: Span) -> Config | None:
+        """A call's non-tensor arguments matched to the block's parameters and signature sizes."""
+        sig = [Arg(p.name, "any", REQUIRED if p.default is None else self.default_value(block, p))
+               for p in block.params if isinstance(p, ast.ConfigParam)]
         sig += [Arg(d, "dim", NOT_GIVEN) for d in self.signature_dims(block)]
         bound, problems = bind_args(tuple(sig), [v for v, _ in others], {k: v for k, (v, _) in kwargs.items()})
         for p in problems:
             where = (kwargs[p.kwarg][1] if p.kwarg in kwargs else
                      others[p.index][1] if p.index is not None and p.index < len(others) else span)
-            self.rep.error(p.code, f"{block.name}: {p.message}", where, *([p.note] if p.note else []),
-                           f"`{block.name}` (defined at {block.name_span.where()}) takes {_takes(sig)}")
+            self.reporter.error(p.code, f"{block.name}: {p.message}", where, *([p.note] if p.note else []),
+                                f"`{block.name}` (defined at {block.name_span.where()}) takes {_takes(sig)}")
         if problems or any(v is POISON for v in bound.values()):
             return None
         return {k: v for k, v in bound.items() if v is not NOT_GIVEN}
 
-    def _default(self, p: ast.ConfigParam):
-        if p.default is None:
-            return REQUIRED
-        return self.ev.eval(p.default, Frame("<default>", "", "const", p.span, dict(self.scope.consts)))
+    def default_value(self, block: ast.Block, p: ast.ConfigParam) -> Value:
+        """A configuration parameter's written default (it must have one), evaluated."""
+        assert p.default is not None
+        if (block.name, p.name) in self.defaults_in_progress:  # `block A(n = A())`
+            self.reporter.error(Code.RECURSIVE_BLOCK, f"the default of `{p.name}` in block `{block.name}` "
+                                "needs itself", p.default.span,
+                                "a default is a constant: a number, a string, true/false or arithmetic on constants")
+            return POISON
+        frame = Frame.for_constants("<default>", p.span, dict(self.scope.consts))
+        self.defaults_in_progress.add((block.name, p.name))
+        try:
+            return self.evaluator.eval(p.default, frame, TOP_LEVEL)
+        finally:
+            self.defaults_in_progress.discard((block.name, p.name))
 
-    def instantiate(self, block: ast.Block, config: dict, tensors, precision: Precision, span: Span,
-                    kind: str = "block") -> Graph | None:
+    def instantiate(self, block: ast.Block, config: Config, tensors: TensorArgs | None, precision: Precision,
+                    span: Span, kind: GraphKind = GraphKind.BLOCK) -> Graph | None:
+        """The block's graph for this configuration, input types and precision: made once, then reused.
+
+        ``tensors`` None: a network (or a probe of an unused block), whose input types are its declared ones.
+        """
         self.attempted.add(block.name)
         if len({p.name for p in block.params}) < len(block.params):
             return None  # a parameter declared twice: the loader has said so
         if block.name in self.stack:
             chain = " -> ".join(self.stack[self.stack.index(block.name):] + [block.name])
-            self.rep.error("recursive-block", f"block `{block.name}` calls itself: {chain}", span,
-                           "a block cannot contain itself; use `repeat` for a stack of layers")
+            self.reporter.error(Code.RECURSIVE_BLOCK, f"block `{block.name}` calls itself: {chain}", span,
+                                "a block cannot contain itself; use `repeat` for a stack of layers")
             return None
-        precision = self.ev.precision(block.annotations, precision)
+        precision = self.evaluator.precision(block.annotations, precision)
         dims = set(self.signature_dims(block))
         env = dict(self.scope.consts)
         env.update({k: v for k, v in config.items() if k not in dims})
-        binding = {k: (v.name if isinstance(v, Sym) else v) for k, v in config.items() if k in dims}
+        binding = _sizes(config, dims)
         types = self._input_types(block, env, binding, tensors)
         if types is None:
             return None
         computes = [t.compute for t, _ in tensors] if tensors is not None else [FP32] * len(types)
         key = f"{block.name}({_fmt(config)})[{', '.join(map(str, types))}]@{precision}" + (
-            f"<{','.join(map(str, computes))}>" if kind == "block" else f"<{kind}>")
+            f"<{','.join(map(str, computes))}>" if kind == GraphKind.BLOCK else f"<{kind}>")
         if key in self.failed:
             return None
         if key not in self.graphs:
@@ -95,7 +132,8 @@ class Elaborator:
             self.graphs[key] = graph
         return self.graphs[key]
 
-    def _input_types(self, block, env, binding, tensors) -> list[TensorType] | None:
+    def _input_types(self, block: ast.Block, env: dict[str, Value], binding: dict[str, Dim],
+                     tensors: TensorArgs | None) -> list[TensorType] | None:
         tparams = [p for p in block.params if isinstance(p, ast.TensorParam)]
         types, ok = [], True
         for i, p in enumerate(tparams):
@@ -106,28 +144,29 @@ class Elaborator:
                 actual, where = tensors[i]
                 problem = match_type(declared, actual.type, binding)
                 if problem:
-                    code = "dtype-mismatch" if "dtype" in problem else "shape-mismatch"
-                    self.rep.error(code, f"{block.name}: input `{p.name}`: {problem}", where,
-                                   f"expected {declared} (declared at line {p.span.line})",
-                                   f"found {actual.type} (from line {actual.span.line})")
+                    code = Code.DTYPE_MISMATCH if "dtype" in problem else Code.SHAPE_MISMATCH
+                    self.reporter.error(code, f"{block.name}: input `{p.name}`: {problem}", where,
+                                        f"expected {declared} (declared at line {p.span.line})",
+                                        f"found {actual.type} (from line {actual.span.line})")
                     ok = False
                 declared = actual.type
             types.append(declared)
         return types if ok else None
 
-    def eval_type(self, t: ast.TensorType, env: dict, binding: dict, bind_free: bool) -> TensorType | None:
+    def eval_type(self, t: ast.TensorType, env: dict[str, Value], binding: dict[str, Dim],
+                  bind_free: bool) -> TensorType | None:
         """A written tensor type -> TensorType; unknown bare names become symbolic sizes."""
-        if t.dtype not in ("float", "int"):
-            self.rep.error("arg-type", f"unknown element type `{t.dtype}`", t.span, "use `int[...]` or `[...]`")
+        if t.dtype not in (DType.FLOAT, DType.INT):
+            self.reporter.error(Code.ARG_TYPE, f"unknown element type `{t.dtype}`", t.span, "use `int[...]` or `[...]`")
             return None
         dims = []
         for d in t.dims:
             if isinstance(d, ast.Name) and d.id not in env:
                 dims.append(binding.setdefault(d.id, d.id) if bind_free or d.id in binding else d.id)
                 continue
-            frame = Frame("<type>", "", "const", d.span, {**env, **{k: Sym(v) if isinstance(v, str) else v
-                                                                    for k, v in binding.items()}})
-            value = self.ev.eval(d, frame)
+            frame = Frame.for_constants("<type>", d.span, {**env, **{k: Sym(v) if isinstance(v, str) else v
+                                                                     for k, v in binding.items()}})
+            value = self.evaluator.eval(d, frame, TOP_LEVEL)
             if value is POISON:
                 return None
             if isinstance(value, Sym):
@@ -136,85 +175,87 @@ class Elaborator:
                 dims.append(value)
             else:
                 notes = ["`/` is true division; use `//` for an integer size"] if isinstance(value, float) else []
-                self.rep.error("bad-value", f"a size must be a positive integer, found {kind_of(value)}", d.span,
-                               *notes)
+                self.reporter.error(Code.BAD_VALUE, f"a size must be a positive integer, found {kind_of(value)}",
+                                    d.span, *notes)
                 return None
-        return TensorType(tuple(dims), t.dtype)
+        return TensorType(tuple(dims), DType(t.dtype))
 
-    def _build_block(self, block, key, kind, env, precision, types, computes, binding) -> Graph | None:
-        errors_before = self.rep.error_count
-        f = Frame(key, block.name, kind, block.span, env, precision)
+    def _build_block(self, block: ast.Block, key: str, kind: GraphKind, env: dict[str, Value], precision: Precision,
+                     types: list[TensorType], computes: list[Precision], binding: dict[str, Dim]) -> Graph | None:
+        errors_before = self.reporter.error_count
+        f = Frame(key, block.name, kind, block.span, env)
         tparams = [p for p in block.params if isinstance(p, ast.TensorParam)]
         for p, t, c in zip(tparams, types, computes):
             self.add_input(f, p.name, t, c, p.span)
-        self.stmts(block.body, f)
+        self.stmts(block.body, f, precision)
         if f.outputs is None:
-            self.rep.error("missing-return", f"block `{block.name}` has no return statement", block.name_span,
-                           "end the block with `return <tensor>`")
+            self.reporter.error(Code.MISSING_RETURN, f"block `{block.name}` has no return statement", block.name_span,
+                                "end the block with `return <tensor>`")
         elif block.outputs is not None:
-            self._check_outputs(block, f, env, binding)
+            self._check_outputs(block, block.outputs, f, env, binding)
         for p in tparams:  # after an error in the body (a misspelt input, say) this would be noise
-            if p.name not in f.reads and self.rep.error_count == errors_before:
-                self.rep.error("unused-input", f"input `{p.name}` of block `{block.name}` is never used", p.span,
-                               "remove it, or use it in the block's body")
+            if p.name not in f.reads and self.reporter.error_count == errors_before:
+                self.reporter.error(Code.UNUSED_INPUT, f"input `{p.name}` of block `{block.name}` is never used",
+                                    p.span, "remove it, or use it in the block's body")
         # A poisoned output comes from an error reported elsewhere (a block's own signature, say).
-        if self.rep.error_count > errors_before or any(v is POISON for v in f.outputs or []):
+        if self.reporter.error_count > errors_before or any(v is POISON for v in f.outputs or []):
             return None
         self.warn_unused(f)
-        boundary = [FP32 if t.type.dtype == "float" else t.compute for t in f.outputs] if kind == "network" else None
-        return finalize_graph(f, self.rep, boundary)
+        boundary = None
+        if kind == GraphKind.NETWORK:  # a network hands back float tensors as float32
+            boundary = [FP32 if t.type.dtype == DType.FLOAT else t.compute for t in f.results()]
+        return finalize_graph(f, self.reporter, boundary)
 
-    def _check_outputs(self, block, f: Frame, env, binding) -> None:
-        if any(v is POISON for v in f.outputs):
+    def _check_outputs(self, block: ast.Block, outputs: tuple[ast.TensorType, ...], f: Frame, env: dict[str, Value],
+                       binding: dict[str, Dim]) -> None:
+        """The returned tensors against the block's declared output types."""
+        returned = [v for v in f.outputs or [] if isinstance(v, TVal)]
+        if len(returned) < len(f.outputs or []):  # a poisoned output: its error is reported
             return
-        if len(block.outputs) != len(f.outputs):
-            self.rep.error("return-type", f"block `{block.name}` declares {len(block.outputs)} output(s) "
-                           f"but returns {len(f.outputs)}", f.return_span,
-                           f"declared at line {block.span.line}")
+        assert f.return_span is not None  # set with f.outputs
+        if len(outputs) != len(returned):
+            self.reporter.error(Code.RETURN_TYPE, f"block `{block.name}` declares {len(outputs)} output(s) "
+                                f"but returns {len(returned)}", f.return_span,
+                                f"declared at line {block.span.line}")
             return
-        for declared_ast, value, where in zip(block.outputs, f.outputs, f.return_spans):
+        for declared_ast, value, where in zip(outputs, returned, f.return_spans):
             declared = self.eval_type(declared_ast, env, dict(binding), bind_free=True)
             if declared is not None and match_type(declared, value.type, dict(binding)):
-                self.rep.error("return-type", f"block `{block.name}` returns {value.type}, but declares {declared}",
-                               where, f"expected {declared} (declared at line {declared_ast.span.line})",
-                               f"found {value.type} (from line {value.span.line})")
+                self.reporter.error(Code.RETURN_TYPE,
+                                    f"block `{block.name}` returns {value.type}, but declares {declared}", where,
+                                    f"expected {declared} (declared at line {declared_ast.span.line})",
+                                    f"found {value.type} (from line {value.span.line})")
 
     def warn_unused(self, f: Frame) -> None:
         """A warning for each assigned tensor that nothing reads (likely a forgotten line)."""
         used = {ref for d in f.drafts for ref in d.inputs} | {v.ref for v in f.outputs or [] if isinstance(v, TVal)}
         for name, value, span in f.assigned:
             if isinstance(value, TVal) and value.ref not in used and not name.startswith("_"):
-                self.rep.warning("unused-value", f"`{name}` is computed but never used", span,
-                                 "use it, or delete the line, or call it `_` if dropping it is deliberate")
+                self.reporter.warning(Code.UNUSED_VALUE, f"`{name}` is computed but never used", span,
+                                      "use it, or delete the line, or call it `_` if dropping it is deliberate")
 
     def add_input(self, f: Frame, name: str, t: TensorType, compute: Precision, span: Span) -> TVal:
-        draft = Draft(f.new_id(), "input", "input", {}, (), (t,), compute, (compute,), span, base=name,
+        draft = Draft(f.new_id(), NodeKind.INPUT, "input", {}, (), (t,), compute, (compute,), span, base=name,
                       alias=name, alias_span=span)
-        value = f.add(draft)[0]
+        value = f.add(draft, Context((name,), compute))[0]
         draft.hints = [name]
         f.env[name] = value
         f.input_spans[name] = span
         return value
 
     # ---- statements ------------------------------------------------------------------
-    def stmts(self, body, f: Frame) -> None:
+    def stmts(self, body: Sequence[ast.Stmt], f: Frame, precision: Precision) -> None:
+        """Statements into ``f``, each under ``precision`` or its own annotation."""
         for s in body:
             if f.outputs is not None:
-                self.rep.error("misplaced", "statement after `return`", s.span, "`return` ends a block")
+                self.reporter.error(Code.MISPLACED, "statement after `return`", s.span, "`return` ends a block")
                 return
-            outer = f.precision
-            f.precision = self.ev.precision(s.annotations, outer)
-            try:
-                getattr(self, "_" + type(s).__name__.lower())(s, f)
-            finally:
-                f.precision = outer
+            ctx = self.evaluator.annotated(s.annotations, Context(precision=precision))
+            getattr(self, "_" + type(s).__name__.lower())(s, f, ctx)
 
-    def _assign(self, s: ast.Assign, f: Frame) -> None:
-        f.target = s.targets
-        try:
-            value = self.ev.eval(s.value, f)
-        finally:
-            f.target = ()
+    def _assign(self, s: ast.Assign, f: Frame, ctx: Context) -> None:
+        value = self.evaluator.eval(s.value, f, ctx.assigning(s.targets))
+        values: list[Value]
         if value is POISON:
             values = [POISON] * len(s.targets)
         elif len(s.targets) == 1 and not isinstance(value, TupleVal):
@@ -223,12 +264,12 @@ class Elaborator:
             values = list(value.items)
         else:
             found = len(value.items) if isinstance(value, TupleVal) else 1
-            self.rep.error("unpack-count", f"{len(s.targets)} name(s) on the left, {found} value(s) on the right",
-                           s.span)
+            self.reporter.error(Code.UNPACK_COUNT,
+                                f"{len(s.targets)} name(s) on the left, {found} value(s) on the right", s.span)
             values = [POISON] * len(s.targets)
         for name, v in zip(s.targets, values):
             if isinstance(f.env.get(name), NetRef):
-                self.rep.error("duplicate-name", f"`{name}` names a network", s.span)
+                self.reporter.error(Code.DUPLICATE_NAME, f"`{name}` names a network", s.span)
             f.env[name] = v
             f.locals_defined.add(name)
             f.assigned.append((name, v, s.span))
@@ -237,21 +278,18 @@ class Elaborator:
 
     def _hint(self, f: Frame, v: TVal, name: str) -> None:
         for d in f.drafts:
-            if d.id == v.ref[0] and d.kind != "input":
+            if d.id == v.ref[0] and d.kind != NodeKind.INPUT:
                 d.hints[v.ref[1]] = name
 
-    def _return(self, s: ast.Return, f: Frame) -> None:
-        outputs, spans = [], []
+    def _return(self, s: ast.Return, f: Frame, ctx: Context) -> None:
+        outputs: list[TVal | Poison] = []
+        spans: list[Span] = []
         for expr in s.values:
-            f.target = ("out",)  # the generated forward's name for an unnamed result
-            try:
-                v = self.ev.eval(expr, f)
-            finally:
-                f.target = ()
+            v = self.evaluator.eval(expr, f, ctx.assigning(("out",)))  # the forward's name for an unnamed result
             items = v.items if isinstance(v, TupleVal) else (v,)
             for item in items:
                 if item is not POISON and not isinstance(item, TVal):
-                    self.rep.error("not-a-tensor", f"a block returns tensors, found {kind_of(item)}", expr.span)
+                    self.reporter.error(Code.NOT_A_TENSOR, f"a block returns tensors, found {kind_of(item)}", expr.span)
                     item = POISON
                 outputs.append(item)
                 spans.append(expr.span)
@@ -259,29 +297,28 @@ class Elaborator:
         f.return_span = s.span
         f.return_spans = spans
 
-    def _inputdecl(self, s: ast.InputDecl, f: Frame) -> None:
-        if f.kind != "model":
-            self.rep.error("misplaced", "`input` declares a model's inputs; a block takes them as parameters",
-                           s.span, "write it in the block's signature: block Name(x: [B, 784])")
+    def _inputdecl(self, s: ast.InputDecl, f: Frame, ctx: Context) -> None:
+        if f.kind != GraphKind.MODEL:
+            self.reporter.error(Code.MISPLACED, "`input` declares a model's inputs; a block takes them as parameters",
+                                s.span, "write it in the block's signature: block Name(x: [B, 784])")
             return
         if s.name in f.env:
-            self.rep.error("duplicate-name", f"`{s.name}` is already defined", s.name_span,
-                           *([f"first defined at {f.input_spans[s.name].where()}"] if s.name in f.input_spans else []))
+            first = [f"first defined at {f.input_spans[s.name].where()}"] if s.name in f.input_spans else []
+            self.reporter.error(Code.DUPLICATE_NAME, f"`{s.name}` is already defined", s.name_span, *first)
             return
-        binding = {k: v.name for k, v in f.env.items() if isinstance(v, Sym)}
+        binding: dict[str, Dim] = {k: v.name for k, v in f.env.items() if isinstance(v, Sym)}
         t = self.eval_type(s.type, f.env, binding, bind_free=True)
         if t is None:
             return
         for name, dim in binding.items():
-            f.env.setdefault(name, Sym(dim))
+            f.env.setdefault(name, Sym(dim) if isinstance(dim, str) else dim)
         self.add_input(f, s.name, t, FP32, s.name_span)
 
-    def _networkdecl(self, s: ast.NetworkDecl, f: Frame) -> None:
-        self.rep.error("misplaced", "networks are declared inside a `model`", s.span)
+    def _networkdecl(self, s: ast.NetworkDecl, f: Frame, ctx: Context) -> None:
+        self.reporter.error(Code.MISPLACED, "networks are declared inside a `model`", s.span)
 
-    def _repeat(self, s: ast.Repeat, f: Frame) -> None:
-        from .repeat import elaborate_repeat
-        elaborate_repeat(self, s, f)
+    def _repeat(self, s: ast.Repeat, f: Frame, ctx: Context) -> None:
+        elaborate_repeat(self, s, f, ctx)
 
 
 def _takes(sig: list[Arg]) -> str:
@@ -292,18 +329,22 @@ def _takes(sig: list[Arg]) -> str:
     return " and ".join(parts) or "nothing besides its input tensors"
 
 
-def _fmt(config: dict) -> str:
+def _sizes(config: Config, dims: set[str]) -> dict[str, Dim]:
+    """The sizes among a block's configuration (numbers, or symbols by name); binding checked they are sizes."""
+    return {k: (v.name if isinstance(v, Sym) else v) for k, v in config.items()
+            if k in dims and isinstance(v, (int, Sym))}
+
+
+def _fmt(config: Config) -> str:
     return ", ".join(f"{k}={v.name if isinstance(v, Sym) else v!r}" for k, v in sorted(config.items()))
 
 
-def elaborate(scope, reporter: Reporter) -> Program:
-    from .model import elaborate_model
+def elaborate(scope: Scope, reporter: Reporter) -> Program:
     from .passes.budget import check_budget
-    from .unused_blocks import check_unused_blocks
     el = Elaborator(scope, reporter)
     networks, flow = elaborate_model(el, scope.model) if scope.model else ([], None)
     if scope.model is None:
-        reporter.warning("no-model", "no model in this file: only the blocks' names and calls are checked",
+        reporter.warning(Code.NO_MODEL, "no model in this file: only the blocks' names and calls are checked",
                          Span(scope.main, 1, 1, 1, 2), "add `model Name { classifier net = SomeBlock() }` "
                          "to check shapes and to build")
     graphs_before = dict(el.graphs)

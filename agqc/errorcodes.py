@@ -1,47 +1,86 @@
 """Every diagnostic agqc can report, in one place (after mypy's errorcodes.py).
 
-Takes nothing; gives ``CODES``, a map from a short, stable code (what users
-see in ``error[code]`` and what tests name) to a one-line description that
-``docs/language.md`` lists.  Messages are built by the stage that detects the
-problem, but every code used anywhere must be declared here: a test checks it.
+Takes nothing; gives ``Code``, an enum of short, stable codes (what users see
+in ``error[code]`` and what tests name), and ``CODES``, each code's one-line
+description that ``docs/language.md`` lists.  Messages are built by the stage
+that detects the problem; the code is always a ``Code`` member, so a type
+checker (and not only a test at run time) sees a misspelt one.
 """
+from enum import StrEnum
 
-CODES: dict[str, str] = {
+
+class Code(StrEnum):
     # syntax and files
-    "syntax": "the text does not follow the .agq grammar",
-    "import-not-found": "an imported file or standard-library module does not exist",
-    "import-cycle": "files import each other in a cycle",
-    "import-outside-root": "an import points outside the spec's folder and the standard library",
+    SYNTAX = "syntax"
+    IMPORT_NOT_FOUND = "import-not-found"
+    IMPORT_CYCLE = "import-cycle"
+    IMPORT_OUTSIDE_ROOT = "import-outside-root"
     # names
-    "unknown-name": "a name that is not a tensor, constant, parameter or dimension in scope",
-    "unknown-op": "a call to something that is neither an op nor a block",
-    "unknown-arg": "a keyword argument the op or block does not take",
-    "unknown-precision": "a precision annotation agqc does not know",
-    "unknown-role": "a network role that is not one of the known roles",
-    "duplicate-name": "a name defined twice where it must be unique",
+    UNKNOWN_NAME = "unknown-name"
+    UNKNOWN_OP = "unknown-op"
+    UNKNOWN_ARG = "unknown-arg"
+    UNKNOWN_PRECISION = "unknown-precision"
+    UNKNOWN_ROLE = "unknown-role"
+    DUPLICATE_NAME = "duplicate-name"
     # calls and values
-    "missing-arg": "a required argument was not given",
-    "too-many-args": "more positional arguments than the op or block takes",
-    "arg-type": "an argument of the wrong kind (tensor, integer, number, text, flag)",
-    "bad-value": "an argument or dimension with a value that cannot work (zero, negative, too large)",
-    "not-a-tensor": "a tensor was expected, something else was found",
-    "tuple-value": "a call returning several tensors used where one tensor is expected",
-    "unpack-count": "the number of names on the left does not match the values on the right",
-    "symbolic-dim": "a dimension must be a known number here but is symbolic",
-    "recursive-block": "a block that (directly or not) calls itself",
+    MISSING_ARG = "missing-arg"
+    TOO_MANY_ARGS = "too-many-args"
+    ARG_TYPE = "arg-type"
+    BAD_VALUE = "bad-value"
+    NOT_A_TENSOR = "not-a-tensor"
+    TUPLE_VALUE = "tuple-value"
+    UNPACK_COUNT = "unpack-count"
+    SYMBOLIC_DIM = "symbolic-dim"
+    RECURSIVE_BLOCK = "recursive-block"
     # shapes and dtypes
-    "shape-mismatch": "a tensor's shape does not fit what the op or block expects",
-    "bad-heads": "a feature size that does not split evenly into attention heads, or heads that cannot be shared",
-    "bad-tie": "a weight tied to a layer whose table does not fit, or a tied layer with a bias",
-    "dtype-mismatch": "an integer tensor where a float one is expected, or the reverse",
-    "return-type": "a block returns a shape other than the one it declares",
-    "missing-return": "a block or model flow with no return statement",
-    "unused-input": "a declared input that nothing uses",
-    "repeat-shape": "a repeat body changes the shape of a tensor it carries",
-    "misplaced": "a statement where it is not allowed (a network outside a model, say)",
-    "no-model": "the spec defines no model to build",
-    "limit": "the spec exceeds one of agqc's size limits",
+    SHAPE_MISMATCH = "shape-mismatch"
+    BAD_HEADS = "bad-heads"
+    BAD_TIE = "bad-tie"
+    DTYPE_MISMATCH = "dtype-mismatch"
+    RETURN_TYPE = "return-type"
+    MISSING_RETURN = "missing-return"
+    UNUSED_INPUT = "unused-input"
+    REPEAT_SHAPE = "repeat-shape"
+    MISPLACED = "misplaced"
+    NO_MODEL = "no-model"
+    LIMIT = "limit"
     # warnings
-    "unused-value": "a tensor computed and never used",
-    "precision-kept": "a precision-sensitive op kept at fp32 inside a lower-precision region",
+    UNUSED_VALUE = "unused-value"
+    PRECISION_KEPT = "precision-kept"
+
+
+CODES: dict[Code, str] = {
+    Code.SYNTAX: "the text does not follow the .agq grammar",
+    Code.IMPORT_NOT_FOUND: "an imported file or standard-library module does not exist",
+    Code.IMPORT_CYCLE: "files import each other in a cycle",
+    Code.IMPORT_OUTSIDE_ROOT: "an import points outside the spec's folder and the standard library",
+    Code.UNKNOWN_NAME: "a name that is not a tensor, constant, parameter or dimension in scope",
+    Code.UNKNOWN_OP: "a call to something that is neither an op nor a block",
+    Code.UNKNOWN_ARG: "a keyword argument the op or block does not take",
+    Code.UNKNOWN_PRECISION: "a precision annotation agqc does not know",
+    Code.UNKNOWN_ROLE: "a network role that is not one of the known roles",
+    Code.DUPLICATE_NAME: "a name defined twice where it must be unique",
+    Code.MISSING_ARG: "a required argument was not given",
+    Code.TOO_MANY_ARGS: "more positional arguments than the op or block takes",
+    Code.ARG_TYPE: "an argument of the wrong kind (tensor, integer, number, text, flag)",
+    Code.BAD_VALUE: "an argument or dimension with a value that cannot work (zero, negative, too large)",
+    Code.NOT_A_TENSOR: "a tensor was expected, something else was found",
+    Code.TUPLE_VALUE: "a call returning several tensors used where one tensor is expected",
+    Code.UNPACK_COUNT: "the number of names on the left does not match the values on the right",
+    Code.SYMBOLIC_DIM: "a dimension must be a known number here but is symbolic",
+    Code.RECURSIVE_BLOCK: "a block that (directly or not) calls itself",
+    Code.SHAPE_MISMATCH: "a tensor's shape does not fit what the op or block expects",
+    Code.BAD_HEADS: "a feature size that does not split evenly into attention heads, or heads that cannot be shared",
+    Code.BAD_TIE: "a weight tied to a layer whose table does not fit, or a tied layer with a bias",
+    Code.DTYPE_MISMATCH: "an integer tensor where a float one is expected, or the reverse",
+    Code.RETURN_TYPE: "a block returns a shape other than the one it declares",
+    Code.MISSING_RETURN: "a block or model flow with no return statement",
+    Code.UNUSED_INPUT: "a declared input that nothing uses",
+    Code.REPEAT_SHAPE: "a repeat body changes the shape of a tensor it carries",
+    Code.MISPLACED: "a statement where it is not allowed (a network outside a model, say)",
+    Code.NO_MODEL: "the spec defines no model to build",
+    Code.LIMIT: "the spec exceeds one of agqc's size limits",
+    Code.UNUSED_VALUE: "a tensor computed and never used",
+    Code.PRECISION_KEPT: "a precision-sensitive op kept at fp32 inside a lower-precision region",
 }
+assert set(CODES) == set(Code), "every code has its description"

@@ -1,164 +1,180 @@
 """Expressions: AST expressions -> values, adding nodes to the current frame.
 
-Takes an ``Elaborator`` (for blocks and diagnostics) and a ``Frame``; gives
-values (numbers, symbolic sizes, ``TVal`` tensors).  Integer arithmetic on
-constants and sizes happens here; ``+`` and ``*`` on tensors become add and
-mul nodes; a call goes to ``agqc.calls``.
+Takes an expression, the ``Frame`` it adds nodes to and the ``Context`` in
+force (assignment target, precision); gives a ``Value`` (a number, symbolic
+size, ``TVal`` tensor...).  Integer arithmetic on constants and sizes happens
+here; a call, and ``+`` or ``*`` on tensors, go to the ``CallSite`` given
+(``agqc.calls.Calls``); constants have none.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol, TypeGuard
+
 from . import ast
-from .diagnostics import Reporter, did_you_mean
+from .diagnostics import Reporter, Span, did_you_mean
+from .errorcodes import Code
+from .kinds import GraphKind
 from .ops.registry import Sym
-from .types import PRECISION_OPTIONS, PRECISIONS, Precision, dim_add, dim_mul
-from .values import POISON, Frame, NetRef, TupleVal, TVal
+from .policy import MAX_INT
+from .types import PRECISIONS, Precision, dim_add, dim_mul
+from .values import POISON, TOP_LEVEL, Context, Frame, NetRef, TupleVal, TVal, Value
 
-MAX_INT = 2**40  # sizes beyond this are surely mistakes, and would overflow counts
+Positional = list[tuple[Value, Span]]  # evaluated call arguments, each with where it was written
+Keywords = dict[str, tuple[Value, Span]]
 
 
-def eval_const(expr, consts: dict, reporter: Reporter):
+def eval_const(expr: ast.Expr, consts: dict[str, Value], reporter: Reporter) -> Value:
     """A top-level constant: numbers, strings, flags and arithmetic on earlier constants."""
-    frame = Frame("<const>", "<const>", "const", expr.span, dict(consts))
-    return Evaluator(None, reporter).eval(expr, frame)
+    frame = Frame.for_constants("<const>", expr.span, dict(consts))
+    return Evaluator(reporter).eval(expr, frame, TOP_LEVEL)
+
+
+class CallSite(Protocol):
+    """What expressions need from elaboration: calls, and ``+``/``*`` on tensors."""
+
+    def call(self, e: ast.Call, piped: Value | None, f: Frame, ctx: Context) -> Value: ...
+
+    def tensor_binop(self, e: ast.BinOp, left: Value, right: Value, f: Frame, ctx: Context) -> Value: ...
 
 
 class Evaluator:
-    def __init__(self, elaborator, reporter: Reporter):
-        self.el = elaborator
-        self.rep = reporter
+    """Expressions -> values; ``calls`` is None for top-level constants, which call nothing."""
+
+    def __init__(self, reporter: Reporter, calls: CallSite | None = None):
+        self.reporter = reporter
+        self.calls = calls
 
     # ---- dispatch ------------------------------------------------------------
-    def eval(self, e, f: Frame):
+    def eval(self, e: ast.Expr, f: Frame, ctx: Context) -> Value:
         method = getattr(self, "_" + type(e).__name__.lower())
-        return method(e, f)
+        return method(e, f, ctx)
 
-    def _number(self, e: ast.Number, f: Frame):
+    def _number(self, e: ast.Number, f: Frame, ctx: Context) -> Value:
         if isinstance(e.value, int) and e.value > MAX_INT:
-            self.rep.error("limit", f"{e.value:,} is larger than agqc's size limit {MAX_INT:,}", e.span)
+            self.reporter.error(Code.LIMIT, f"{e.value:,} is larger than agqc's size limit {MAX_INT:,}", e.span)
             return POISON
         return e.value
 
-    def _string(self, e: ast.String, f: Frame):
+    def _string(self, e: ast.String, f: Frame, ctx: Context) -> Value:
         return e.value
 
-    def _bool(self, e: ast.Bool, f: Frame):
+    def _bool(self, e: ast.Bool, f: Frame, ctx: Context) -> Value:
         return e.value
 
-    def _name(self, e: ast.Name, f: Frame):
+    def _name(self, e: ast.Name, f: Frame, ctx: Context) -> Value:
         if e.id in f.env:
             f.reads.add(e.id)
             return f.env[e.id]
         note = did_you_mean(e.id, f.env) or _hint_for(e.id, f)
-        self.rep.error("unknown-name", f"unknown name `{e.id}`", e.span, *([note] if note else []))
+        self.reporter.error(Code.UNKNOWN_NAME, f"unknown name `{e.id}`", e.span, *([note] if note else []))
         return POISON
 
-    def _neg(self, e: ast.Neg, f: Frame):
-        v = self.eval(e.operand, f)
+    def _neg(self, e: ast.Neg, f: Frame, ctx: Context) -> Value:
+        v = self.eval(e.operand, f, ctx)
         if v is POISON:
             return POISON
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return -v
-        self.rep.error("arg-type", f"cannot negate {kind_of(v)}", e.span)
+        self.reporter.error(Code.ARG_TYPE, f"cannot negate {kind_of(v)}", e.span)
         return POISON
 
-    def _annotated(self, e: ast.Annotated, f: Frame):
-        outer = f.precision
-        f.precision = self.precision(e.annotations, outer)
-        try:
-            return self.eval(e.expr, f)
-        finally:
-            f.precision = outer
+    def _annotated(self, e: ast.Annotated, f: Frame, ctx: Context) -> Value:
+        return self.eval(e.expr, f, self.annotated(e.annotations, ctx))
 
-    def _chain(self, e: ast.Chain, f: Frame):
-        value = self.eval(e.head, f)
+    def _chain(self, e: ast.Chain, f: Frame, ctx: Context) -> Value:
+        value = self.eval(e.head, f, ctx)
         for step in e.steps:
-            value = self.step(step, value, f)
+            value = self.step(step, value, f, ctx)
         return value
 
-    def step(self, step, piped, f: Frame):
+    def step(self, step: ast.Expr, piped: Value, f: Frame, ctx: Context) -> Value:
+        """One ``-> step`` of a chain, given the value before the arrow."""
         if isinstance(step, ast.Annotated):
-            outer = f.precision
-            f.precision = self.precision(step.annotations, outer)
-            try:
-                return self.step(step.expr, piped, f)
-            finally:
-                f.precision = outer
+            return self.step(step.expr, piped, f, self.annotated(step.annotations, ctx))
         if not isinstance(step, ast.Call):
-            self.rep.error("syntax", "after `->` comes an op or block call, like `relu()`", step.span,
-                           f"found {type(step).__name__.lower()}")
+            self.reporter.error(Code.SYNTAX, "after `->` comes an op or block call, like `relu()`", step.span,
+                                f"found {type(step).__name__.lower()}")
             return POISON
-        return self._call(step, f, piped)
+        return self._call(step, f, ctx, piped)
 
-    def _call(self, e: ast.Call, f: Frame, piped=None):
-        if self.el is None:  # a `const`: there is nothing to call yet
-            self.rep.error("misplaced", f"a constant cannot call `{e.func}`: constants are numbers, strings, "
-                           "true/false and arithmetic on earlier constants", e.span)
+    def _call(self, e: ast.Call, f: Frame, ctx: Context, piped: Value | None = None) -> Value:
+        if self.calls is None:  # a `const`: there is nothing to call yet
+            self.reporter.error(Code.MISPLACED, f"a constant cannot call `{e.func}`: constants are numbers, strings, "
+                                "true/false and arithmetic on earlier constants", e.span)
             return POISON
-        return self.el.calls.call(e, piped, f)
+        return self.calls.call(e, piped, f, ctx)
 
-    def call_args(self, e: ast.Call, f: Frame):
-        positional = [(self.eval(a, f), a.span) for a in e.args]
-        kwargs = {k.name: (self.eval(k.value, f), k.span) for k in e.kwargs}
+    def call_args(self, e: ast.Call, f: Frame, ctx: Context) -> tuple[Positional, Keywords]:
+        positional = [(self.eval(a, f, ctx), a.span) for a in e.args]
+        kwargs = {k.name: (self.eval(k.value, f, ctx), k.span) for k in e.kwargs}
         return positional, kwargs
 
     # ---- arithmetic ----------------------------------------------------------------
-    def _binop(self, e: ast.BinOp, f: Frame):
-        left, right = self.eval(e.left, f), self.eval(e.right, f)
+    def _binop(self, e: ast.BinOp, f: Frame, ctx: Context) -> Value:
+        left, right = self.eval(e.left, f, ctx), self.eval(e.right, f, ctx)
         if left is POISON or right is POISON:
             return POISON
         if isinstance(left, (TVal, TupleVal)) or isinstance(right, (TVal, TupleVal)):
-            return self.el.calls.tensor_binop(e, left, right, f)
+            assert self.calls is not None  # a constant holds no tensor
+            return self.calls.tensor_binop(e, left, right, f, ctx)
         if isinstance(left, Sym) or isinstance(right, Sym):
             return self._symbolic(e, left, right)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
-            self.rep.error("arg-type", f"`{e.op}` needs numbers, found {kind_of(left)} and {kind_of(right)}", e.span)
+        if not (_is_number(left) and _is_number(right)):
+            self.reporter.error(Code.ARG_TYPE, f"`{e.op}` needs numbers, found {kind_of(left)} and {kind_of(right)}",
+                                e.span)
             return POISON
         return self._arith(e, left, right)
 
-    def _arith(self, e: ast.BinOp, a, b):
+    def _arith(self, e: ast.BinOp, a: int | float, b: int | float) -> Value:
         if e.op in ("//", "/") and b == 0:
-            self.rep.error("bad-value", "division by zero", e.span)
+            self.reporter.error(Code.BAD_VALUE, "division by zero", e.span)
             return POISON
         result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
                   "//": lambda: a // b, "/": lambda: a / b}[e.op]()
         if isinstance(result, int) and abs(result) > MAX_INT:
-            self.rep.error("limit", f"{result:,} is larger than agqc's size limit {MAX_INT:,}", e.span)
+            self.reporter.error(Code.LIMIT, f"{result:,} is larger than agqc's size limit {MAX_INT:,}", e.span)
             return POISON
         return result
 
-    def _symbolic(self, e: ast.BinOp, a, b):
-        if e.op in ("*", "+") and all(isinstance(v, (Sym, int)) and not isinstance(v, bool) for v in (a, b)):
+    def _symbolic(self, e: ast.BinOp, a: Value, b: Value) -> Value:
+        if e.op in ("*", "+") and _is_size(a) and _is_size(b):
             combine = dim_mul if e.op == "*" else dim_add
             result = combine(*(v.name if isinstance(v, Sym) else v for v in (a, b)))
             return Sym(result) if isinstance(result, str) else result
-        self.rep.error("symbolic-dim", f"`{e.op}` on a symbolic size: only sums and products of sizes are supported",
-                       e.span, "give the size a number in the block's signature or the network's arguments")
+        self.reporter.error(Code.SYMBOLIC_DIM,
+                            f"`{e.op}` on a symbolic size: only sums and products of sizes are supported",
+                            e.span, "give the size a number in the block's signature or the network's arguments")
         return POISON
 
     # ---- precision annotations ---------------------------------------------------------
-    def precision(self, annotations, outer: Precision) -> Precision:
+    def annotated(self, annotations: Sequence[ast.Annotation], ctx: Context) -> Context:
+        """The context inside ``@fp16`` and the like: ``ctx`` with the annotated precision."""
+        return ctx.at(self.precision(annotations, ctx.precision)) if annotations else ctx
+
+    def precision(self, annotations: Sequence[ast.Annotation], outer: Precision) -> Precision:
         """The innermost (last written) valid annotation wins."""
         result = outer
         for ann in annotations:
             if ann.name not in PRECISIONS:
                 note = did_you_mean(ann.name, PRECISIONS) or ("precisions: " + ", ".join(PRECISIONS))
-                self.rep.error("unknown-precision", f"unknown precision `@{ann.name}`", ann.span, note)
+                self.reporter.error(Code.UNKNOWN_PRECISION, f"unknown precision `@{ann.name}`", ann.span, note)
                 continue
             options = []
             for arg in ann.args:
                 word = arg.id if isinstance(arg, ast.Name) else None
-                allowed = PRECISION_OPTIONS.get(ann.name, ())
+                allowed = PRECISIONS[ann.name].options
                 if word not in allowed:
-                    self.rep.error("unknown-precision", f"`@{ann.name}` takes no option "
-                                   f"`{word or type(arg).__name__}`", arg.span,
-                                   "options: " + (", ".join(allowed) or "none"))
+                    self.reporter.error(Code.UNKNOWN_PRECISION, f"`@{ann.name}` takes no option "
+                                        f"`{word or type(arg).__name__}`", arg.span,
+                                        "options: " + (", ".join(allowed) or "none"))
                 else:
                     options.append(word)
             result = Precision(ann.name, tuple(options))
         return result
 
 
-def kind_of(v) -> str:
+def kind_of(v: Value) -> str:
     """A value described for a message: `a tensor [B, 10]`, `the number 3`, ..."""
     if isinstance(v, TVal):
         return f"a tensor {v.type}"
@@ -175,7 +191,15 @@ def kind_of(v) -> str:
     return f"the number {v}"
 
 
+def _is_number(v: Value) -> TypeGuard[int | float]:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_size(v: Value) -> TypeGuard[Sym | int]:
+    return isinstance(v, (Sym, int)) and not isinstance(v, bool)
+
+
 def _hint_for(name: str, f: Frame) -> str | None:
-    if f.kind == "repeat" and name in f.locals_defined:
+    if f.kind == GraphKind.REPEAT and name in f.locals_defined:
         return f"`{name}` is defined inside the repeat body and is not visible after it"
     return None

@@ -8,10 +8,12 @@ whole: every graph by key, the model's networks and its optional flow.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator, Mapping
 
 from .diagnostics import Diagnostic, Span
+from .facts import GraphFacts, NodeFacts, Signature
+from .kinds import GraphKind, NodeKind
 from .types import Precision, TensorType
 
 Ref = tuple[str, int]  # (node name, output port)
@@ -20,7 +22,7 @@ Ref = tuple[str, int]  # (node name, output port)
 @dataclass(frozen=True)
 class Node:
     name: str  # unique in its graph; the module attribute for ops with state and calls
-    kind: str  # input | op | call | repeat
+    kind: NodeKind
     op: str  # op name; block name for call; "repeat"; "input"
     args: Mapping[str, Any]
     inputs: tuple[Ref, ...]
@@ -32,6 +34,10 @@ class Node:
     count: int = 1  # copies, for repeat
     module: str | None = None  # attribute name; two calls of one network share it
     hints: tuple[str, ...] = ()  # variable names for the generated forward
+    facts: NodeFacts = field(default=NodeFacts(), compare=False)  # set by passes.annotate
+
+    def with_facts(self, facts: NodeFacts) -> "Node":
+        return replace(self, facts=facts)
 
 
 @dataclass
@@ -45,12 +51,13 @@ class Graph:
 
     key: str
     name: str  # block name (or model name)
-    kind: str  # block | network | repeat | model
+    kind: GraphKind
     span: Span
     inputs: list[str] = field(default_factory=list)
     outputs: list[Ref] = field(default_factory=list)
     class_name: str = ""
     boundary: list[Precision] | None = None  # precisions the outputs are cast to on leaving
+    facts: GraphFacts | None = None  # set by passes.annotate
     _nodes: dict[str, Node] = field(default_factory=dict, repr=False)
     _users: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _nx: Any = field(default=None, repr=False)
@@ -61,8 +68,14 @@ class Graph:
         for src, _ in node.inputs:
             if node.name not in self._users[src]:
                 self._users[src].append(node.name)
-        if node.kind == "input":
+        if node.kind == NodeKind.INPUT:
             self.inputs.append(node.name)
+        self._nx = None
+
+    def replace(self, node: Node) -> None:
+        """Put an annotated copy of a node in its place (same name, same edges)."""
+        assert node.inputs == self._nodes[node.name].inputs
+        self._nodes[node.name] = node
         self._nx = None
 
     def node(self, name: str) -> Node:
@@ -95,7 +108,7 @@ class Graph:
         return [self.node(n).outputs[0] for n in self.inputs]
 
     @property
-    def nx(self):
+    def nx(self) -> Any:
         """The graph as a networkx DiGraph: node attribute ``node``, edge attribute ``types``."""
         if self._nx is None:
             import networkx  # only analyses and drawings need it; `agqc check` stays fast
@@ -109,6 +122,19 @@ class Graph:
                     g.edges[src, node.name].setdefault("types", []).append(self.type_of((src, port)))
             self._nx = g
         return self._nx
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One node of the expanded program: every call opened, every repeat copy listed."""
+
+    name: str  # qualified, as summaries and plans name it: lm.h.0.attn.c_attn
+    node: Node
+    graph: Graph  # the graph the node sits in
+    depth: int  # 1 for a network's own nodes, 2 inside a block it calls, ...
+    copy: int | None = None  # the repeat copy it sits in (innermost), None outside repeats
+    weight: int = 1  # identical copies this one stands for: more than 1 in a folded repeat (see ``expand``)
+    folded: bool = False  # a repeat whose copies after the first are not listed
 
 
 @dataclass(frozen=True)
@@ -128,6 +154,8 @@ class Program:
     flow: Graph | None
     diagnostics: list[Diagnostic]
     sources: dict[str, str]
+    annotated: bool = False  # passes.annotate has stored its facts
+    signature: Signature | None = None  # the model's forward (passes.annotate); None without networks
 
     def graph(self, key: str) -> Graph:
         return self.graphs[key]
@@ -141,14 +169,51 @@ class Program:
         The torch backend then makes a ModuleList of the block itself, so
         state_dict keys read ``blocks.3.attn...`` rather than ``blocks.3.block.attn...``.
         """
-        inner = [n for n in body.nodes() if n.kind != "input"]
-        if body.kind != "repeat" or len(inner) != 1 or inner[0].kind != "call":
+        inner = [n for n in body.nodes() if n.kind != NodeKind.INPUT]
+        if body.kind != GraphKind.REPEAT or len(inner) != 1 or inner[0].kind != NodeKind.CALL:
             return None
         node = inner[0]
         same_io = list(node.inputs) == [(n, 0) for n in body.inputs] and body.outputs == [
             (node.name, i) for i in range(len(node.outputs))]
-        same_precision = body.result_computes() == self.graphs[node.callee].result_computes()
+        same_precision = body.result_computes() == self.graph(node.callee or "").result_computes()
         return node if same_io and same_precision else None
+
+    def repeat_copy(self, node: Node) -> tuple[Graph, str]:
+        """What one copy of a repeat node is: its body, or the one block the body calls; and its name."""
+        body = self.graph(node.callee or "")
+        single = self.repeat_body_call(body)
+        if single is not None:
+            return self.graph(single.callee or ""), self.graph(single.callee or "").name
+        return body, node.name
+
+    def expand(self, network: str | None = None, fold_above: int | None = None) -> Iterator[Placed]:
+        """Every node of every network (or one), in program order, calls opened and repeats unwrapped.
+
+        A call or repeat comes before the nodes inside it.  A repeat of more than
+        ``fold_above`` copies lists only its first copy, whose nodes then stand for
+        every copy (``weight``); the repeat's own entry says ``folded``.
+        """
+        for net in self.networks:
+            if network is None or net.name == network:
+                yield from self._expand(self.graph(net.graph), net.name, 1, None, 1, fold_above)
+
+    def _expand(self, graph: Graph, prefix: str, depth: int, copy: int | None, weight: int,
+                fold_above: int | None) -> Iterator[Placed]:
+        for node in graph.nodes():
+            if node.kind == NodeKind.INPUT:
+                continue
+            name = f"{prefix}.{node.name}"
+            if node.kind == NodeKind.REPEAT:
+                folded = fold_above is not None and node.count > fold_above
+                yield Placed(name, node, graph, depth, copy, weight, folded)
+                inner, _ = self.repeat_copy(node)
+                for i in range(1 if folded else node.count):
+                    yield from self._expand(inner, f"{name}.{i}", depth + 1, i,
+                                            weight * (node.count if folded else 1), fold_above)
+                continue
+            yield Placed(name, node, graph, depth, copy, weight)
+            if node.kind == NodeKind.CALL:
+                yield from self._expand(self.graph(node.callee or ""), name, depth + 1, copy, weight, fold_above)
 
 
 def dump(program: Program) -> str:

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import ast
 from .diagnostics import AgqcError, Reporter, Span, decode_error_span, did_you_mean
+from .errorcodes import Code
 from .parse import parse_source
+from .policy import MAX_FILE_BYTES
+
+if TYPE_CHECKING:
+    from .values import Value
 
 STDLIB = Path(__file__).parent / "stdlib"
-MAX_FILE_BYTES = 1_000_000
 
 
 @dataclass
 class Scope:
     main: str
-    consts: dict[str, object] = field(default_factory=dict)
+    consts: dict[str, Value] = field(default_factory=dict)
     const_spans: dict[str, Span] = field(default_factory=dict)
     blocks: dict[str, ast.Block] = field(default_factory=dict)
     model: ast.Model | None = None
@@ -49,7 +54,7 @@ def load(path: str | Path, reporter: Reporter) -> Scope:
                 _unique_params(item, reporter)
             elif isinstance(item, ast.Model) and module.file == str(path):
                 if scope.model is not None:
-                    reporter.error("duplicate-name", f"a spec defines one model; `{item.name}` is a second",
+                    reporter.error(Code.DUPLICATE_NAME, f"a spec defines one model; `{item.name}` is a second",
                                    item.name_span, f"the first is `{scope.model.name}` at line {scope.model.span.line}")
                 else:
                     scope.model = item
@@ -60,7 +65,7 @@ def _unique_params(block: ast.Block, reporter: Reporter) -> None:
     first: dict[str, Span] = {}
     for p in block.params:
         if p.name in first:
-            reporter.error("duplicate-name", f"`{block.name}` declares the parameter `{p.name}` twice", p.span,
+            reporter.error(Code.DUPLICATE_NAME, f"`{block.name}` declares the parameter `{p.name}` twice", p.span,
                            f"first declared at {first[p.name].where()}")
         first.setdefault(p.name, p.span)
 
@@ -69,7 +74,7 @@ def _define(name: str, span: Span, scope: Scope, reporter: Reporter) -> bool:
     """False (and an error) when the name is taken: the first definition stays."""
     if name in scope.consts or name in scope.blocks:
         first = scope.const_spans.get(name) or scope.blocks[name].name_span
-        reporter.error("duplicate-name", f"`{name}` is defined twice", span,
+        reporter.error(Code.DUPLICATE_NAME, f"`{name}` is defined twice", span,
                        f"first defined at {first.where()}")
         return False
     return True
@@ -82,23 +87,24 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
         start = stack.index(key)
         cycle = " -> ".join(p.name for p in stack[start:] + [key])
         # reported at the import where the cycle starts: in the file the user is checking, if it is in the cycle
-        where = via[start] if start < len(via) else span
-        reporter.error("import-cycle", f"import cycle: {cycle}", where, "a file cannot import itself, directly or not")
+        where = via[start] if start < len(via) else span or _top(path)
+        reporter.error(Code.IMPORT_CYCLE, f"import cycle: {cycle}", where,
+                       "a file cannot import itself, directly or not")
         return
     if key in done:
         return
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            reporter.error("limit", f"{path.name} is larger than {MAX_FILE_BYTES:,} bytes", span or _top(path))
+            reporter.error(Code.LIMIT, f"{path.name} is larger than {MAX_FILE_BYTES:,} bytes", span or _top(path))
             return
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         where = decode_error_span(str(path), path.read_bytes(), exc)
-        reporter.error("syntax", f"{path.name} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
+        reporter.error(Code.SYNTAX, f"{path.name} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
                        f"at line {where.line}, column {where.col}", span or where, "save the file as UTF-8")
         return
     except OSError as exc:
-        reporter.error("import-not-found", f"cannot read {path}: {exc.strerror or exc}", span or _top(path))
+        reporter.error(Code.IMPORT_NOT_FOUND, f"cannot read {path}: {exc.strerror or exc}", span or _top(path))
         return
     scope.sources[str(path)] = text
     try:
@@ -124,28 +130,29 @@ def _resolve_import(item: ast.Import, importer: Path, root: Path, reporter: Repo
     if item.is_std:
         parts = item.target.split(".")
         if parts[0] != "std" or len(parts) < 2:
-            reporter.error("import-not-found", f"`import {item.target}`: a bare name imports from the standard "
-                           "library, as `std.NAME`", item.span, f'to import a file, quote it: import "{item.target}.agq"')
+            reporter.error(Code.IMPORT_NOT_FOUND, f"`import {item.target}`: a bare name imports from the standard "
+                           "library, as `std.NAME`", item.span,
+                           f'to import a file, quote it: import "{item.target}.agq"')
             return None
         target = STDLIB.joinpath(*parts[1:]).with_suffix(".agq")
         if not _is_file(target):
             known = sorted(p.stem for p in STDLIB.glob("*.agq"))
             note = did_you_mean(item.target.removeprefix("std."), known) or (
                 "the standard library has: " + ", ".join(f"std.{k}" for k in known))
-            reporter.error("import-not-found", f"no standard-library module `{item.target}`", item.span, note)
+            reporter.error(Code.IMPORT_NOT_FOUND, f"no standard-library module `{item.target}`", item.span, note)
             return None
         return target
     target = (importer.parent / item.target)
     if "\0" in item.target:
-        reporter.error("import-not-found", "an import path cannot contain a NUL character", item.span)
+        reporter.error(Code.IMPORT_NOT_FOUND, "an import path cannot contain a NUL character", item.span)
         return None
     resolved = target.resolve()
     if not (resolved.is_relative_to(root) or resolved.is_relative_to(STDLIB.resolve())):
-        reporter.error("import-outside-root", f"`{item.target}` is outside the spec's folder {root}",
+        reporter.error(Code.IMPORT_OUTSIDE_ROOT, f"`{item.target}` is outside the spec's folder {root}",
                        item.span, "imports may only reach files under the main spec's folder")
         return None
     if not _is_file(target):
-        reporter.error("import-not-found", f"no file `{item.target}` next to {importer.name}", item.span,
+        reporter.error(Code.IMPORT_NOT_FOUND, f"no file `{item.target}` next to {importer.name}", item.span,
                        f"looked for {target}")
         return None
     return target

@@ -12,8 +12,11 @@ import keyword
 from collections import Counter
 
 from .diagnostics import Reporter
+from .errorcodes import Code
 from .ir import Graph, Node
-from .values import Frame
+from .kinds import GraphKind, NodeKind
+from .types import Precision
+from .values import Draft, Frame
 
 # Attributes of torch.nn.Module and words of the generated code: never a layer's name.
 RESERVED = {
@@ -25,19 +28,21 @@ RESERVED = {
 }
 
 
-def finalize_graph(f: Frame, reporter: Reporter, boundary=None) -> Graph:
+def finalize_graph(f: Frame, reporter: Reporter, boundary: list[Precision] | None = None) -> Graph:
+    """The frame's drafts, named, as a graph; ``boundary``: the precisions its outputs are cast to on leaving."""
+    assert f.kind is not None, "a constant's frame is never a graph"
     names = _node_names(f, reporter)
     graph = Graph(f.key, f.name, f.kind, f.span, boundary=boundary)
     for d in f.drafts:
         name = names[d.id]
-        module = d.module or (name if d.kind in ("call", "repeat") or _has_module(d) else None)
+        module = d.module or (name if d.kind in (NodeKind.CALL, NodeKind.REPEAT) or _has_module(d) else None)
         graph.add(Node(name, d.kind, d.op, dict(d.args), tuple((names[r], p) for r, p in d.inputs),
                        d.outputs, d.precision, d.computes, d.span, d.callee, d.count, module, tuple(d.hints)))
-    graph.outputs = [(names[v.ref[0]], v.ref[1]) for v in f.outputs or []]
+    graph.outputs = [(names[v.ref[0]], v.ref[1]) for v in f.results()]
     return graph
 
 
-def _has_module(d) -> bool:
+def _has_module(d: Draft) -> bool:
     from .ops.registry import lookup
     op = lookup(d.op)
     return op is not None and op.has_module and op.module_if(d.args)
@@ -51,7 +56,7 @@ def _node_names(f: Frame, reporter: Reporter) -> dict[str, str]:
             continue
         if d.alias in taken or d.alias in RESERVED or keyword.iskeyword(d.alias):
             why = "is already used in this block" if d.alias in taken else "is reserved by PyTorch or Python"
-            reporter.error("duplicate-name", f"the name `{d.alias}` {why}", d.alias_span or d.span)
+            reporter.error(Code.DUPLICATE_NAME, f"the name `{d.alias}` {why}", d.alias_span or d.span)
             continue
         names[d.id] = d.alias
         taken.add(d.alias)
@@ -76,12 +81,12 @@ def assign_class_names(graphs: dict[str, Graph], flow: Graph | None, model_name:
         flow.class_name = model_name
         used[model_name] += 1
     for g in graphs.values():
-        if g.kind == "repeat":
+        if g.kind == GraphKind.REPEAT:
             continue
         used[g.name] += 1
         g.class_name = g.name if used[g.name] == 1 else f"{g.name}_{used[g.name]}"
     for g in graphs.values():
-        if g.kind == "repeat":
+        if g.kind == GraphKind.REPEAT:
             parent = graphs.get(g.key.rsplit("/", 1)[0])
             stem = f"{parent.class_name if parent else g.name}Layer"
             used[stem] += 1

@@ -16,6 +16,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from . import ast
 from .diagnostics import AgqcError, Diagnostic, Span
+from .errorcodes import Code
+from .kinds import Severity
+from .policy import MAX_DIGITS, MAX_TOKENS
 
 # Tokens after which a newline never ends a statement: the line goes on.
 _CONTINUE_AFTER = {"_ARROW", "COMMA", "EQUAL", "PLUS", "MINUS", "STAR", "SLASH",
@@ -30,9 +33,6 @@ _READABLE = {
     "AT": "`@`", "DOT": "`.`", "$END": "end of file",
 }
 
-
-MAX_TOKENS = 100_000  # the largest shipped file (std.transformer) has about 3,000
-MAX_DIGITS = 30  # sizes stop at 2**40 (13 digits); a longer integer is surely a mistake
 
 
 class TooManyTokens(Exception):
@@ -100,7 +100,7 @@ def parse_source(text: str, file: str) -> ast.Module:
         raise AgqcError([_syntax_diagnostic(exc, text, file)]) from None
     except TooManyTokens as exc:
         t = exc.token
-        raise AgqcError([Diagnostic("error", "limit", f"this file has more than {MAX_TOKENS:,} tokens, over "
+        raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT, f"this file has more than {MAX_TOKENS:,} tokens, over "
                                     "agqc's limit", Span(file, t.line, t.column, t.line, t.column + 1),
                                     ("split the spec into files joined by `import`",))]) from None
     except (RecursionError, VisitError) as exc:
@@ -108,7 +108,7 @@ def parse_source(text: str, file: str) -> ast.Module:
             raise exc.orig_exc from None
         if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
             raise
-        raise AgqcError([Diagnostic("error", "limit", "an expression is nested or chained too deeply to read",
+        raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT, "an expression is nested or chained too deeply to read",
                                     Span(file, 1, 1, 1, 2),
                                     ("split it with constants or intermediate names",))]) from None
     return ast.Module(file, tuple(items))
@@ -134,7 +134,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
         found, width = "end of file", 1
         line, col = _after_last_token(text)
     if isinstance(exc, UnexpectedCharacters):  # the lexer's "allowed" is every token: no help
-        return Diagnostic("error", "syntax", f"unexpected character {found}", Span(file, line, col, line, col + 1),
+        return Diagnostic(Severity.ERROR, Code.SYNTAX, f"unexpected character {found}",
+                          Span(file, line, col, line, col + 1),
                           (f"{found} cannot appear in .agq outside a comment or a string",))
     expected = sorted({_READABLE.get(t, f"`{t.lower()}`") for t in _expected(exc)})
     message = f"unexpected {found}"
@@ -142,7 +143,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
     if isinstance(exc, UnexpectedToken) and exc.token.type == "NAME" and _POSTLEX.before_last is not None \
             and _POSTLEX.before_last.type == "RPAR":
         notes = ("to pass the result on to another op, put `->` between them: `linear(10) -> relu()`",)
-    return Diagnostic("error", "syntax", message, Span(file, line, col, line, col + width), notes)
+    return Diagnostic(Severity.ERROR, Code.SYNTAX, message, Span(file, line, col, line, col + width), notes)
 
 
 def _unclosed(exc: UnexpectedInput, file: str) -> Diagnostic | None:
@@ -159,7 +160,7 @@ def _unclosed(exc: UnexpectedInput, file: str) -> Diagnostic | None:
         found = f"the end of line {exc.token.line}"
     else:
         found = f"`{exc.token.value}` on line {exc.token.line}"
-    return Diagnostic("error", "syntax", f"`{opener.value}` is never closed",
+    return Diagnostic(Severity.ERROR, Code.SYNTAX, f"`{opener.value}` is never closed",
                       Span(file, opener.line, opener.column, opener.line, opener.column + 1),
                       (f"expected `{closer}`, found {found}",))
 
@@ -353,6 +354,7 @@ def _number(tok: Token, file: str = "") -> int | float:
     if any(ch in text for ch in ".eE"):
         return float(text)
     if len(text) > MAX_DIGITS:  # int() of thousands of digits is slow, and Python refuses past 4,300
-        raise AgqcError([Diagnostic("error", "limit", f"a number with {len(text):,} digits is over agqc's size "
+        raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT,
+                                    f"a number with {len(text):,} digits is over agqc's size "
                                     "limit", Span(file, tok.line, tok.column, tok.end_line, tok.end_column))])
     return int(text)

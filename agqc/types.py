@@ -3,12 +3,14 @@
 A dimension is an ``int`` or a symbolic ``str``: one name (``"B"``) or a
 product of names and one integer (``"T*768"``), kept in canonical order so
 equal products compare equal.  ``TensorType`` is a shape plus an element kind
-("float" or "int").  ``Precision`` is what an annotation asked for.
+(``DType``).  ``Precision`` is what an annotation asked for.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
+
+from .kinds import DType
 
 Dim = int | str
 
@@ -85,6 +87,22 @@ def dim_symbols(d: Dim) -> list[str]:
     return list(dict.fromkeys(n for names in _poly(d) for n in names))
 
 
+_SUPERSCRIPT = str.maketrans("0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def dim_pretty(d: Dim) -> str:
+    """A size or count for people: ``1,536·T² + 589,824·T``, highest power first."""
+    poly = _poly(d)
+    if not poly:
+        return "0"
+    terms = []
+    for names, coef in sorted(poly.items(), key=lambda kv: (-len(kv[0]), kv[0])):
+        powers = {n: names.count(n) for n in dict.fromkeys(names)}
+        symbols = "\u00b7".join(n + (str(k).translate(_SUPERSCRIPT) if k > 1 else "") for n, k in powers.items())
+        terms.append(f"{coef:,}" if not names else symbols if coef == 1 else f"{coef:,}\u00b7{symbols}")
+    return " + ".join(terms).replace("+ -", "- ")
+
+
 def format_dims(shape: tuple[Dim, ...]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
@@ -92,36 +110,54 @@ def format_dims(shape: tuple[Dim, ...]) -> str:
 @dataclass(frozen=True)
 class TensorType:
     shape: tuple[Dim, ...]
-    dtype: str = "float"  # "float" or "int"
+    dtype: DType = DType.FLOAT
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dtype, DType):  # the AST spells it as text: `int[B]`
+            object.__setattr__(self, "dtype", DType(self.dtype))
 
     @property
     def rank(self) -> int:
         return len(self.shape)
 
     def __str__(self) -> str:
-        prefix = "int" if self.dtype == "int" else ""
+        prefix = "int" if self.dtype == DType.INT else ""
         return prefix + format_dims(self.shape)
 
     def numel(self, binding: dict[str, int] | None = None) -> int:
         return prod(dim_eval(d, binding or {}) for d in self.shape)
 
 
-# name -> (bits per weight, torch dtype used for compute now or None for fp32)
-PRECISIONS: dict[str, tuple[int, str | None]] = {
-    "fp32": (32, None),
-    "fp16": (16, "torch.float16"),
-    "bf16": (16, "torch.bfloat16"),
-    "fp8": (8, None),
-    "int8": (8, None),
-    "int4": (4, None),
-    "binary": (1, None),
+@dataclass(frozen=True)
+class PrecisionInfo:
+    """Every fact agqc knows about one precision, in one place."""
+
+    bits: int  # per stored weight
+    torch_dtype: str | None  # the dtype PyTorch computes in; None: float32 (low-bit layers fake-quantise in fp32)
+    quantized: bool  # layers store weights at this precision (QAT in training, packed when deployed)
+    options: tuple[str, ...]  # what `@name(...)` accepts; `activations` quantises layer inputs too
+    scale_bytes: int  # bytes per stored per-channel scale (binary keeps alpha in fp16)
+    tensorrt: str  # the precision TensorRT runs it in
+    tensorrt_note: str = ""  # where that is not the same thing
+    tensorrt_weights: bool = True  # TensorRT can hold weights at this precision (it has no 1-bit weights)
+    description: str = ""  # for legends
+
+
+# Widest first: summaries, legends and plans list precisions in this order.
+PRECISIONS: dict[str, PrecisionInfo] = {
+    "fp32": PrecisionInfo(32, None, False, (), 4, "fp32", description="32-bit float"),
+    "fp16": PrecisionInfo(16, "torch.float16", False, (), 4, "fp16", description="16-bit float"),
+    "bf16": PrecisionInfo(16, "torch.bfloat16", False, (), 4, "bf16", description="16-bit brain float"),
+    "fp8": PrecisionInfo(8, None, True, ("e4m3", "e5m2", "activations"), 4, "fp8",
+                         "needs an fp8 GPU (compute capability 8.9+)", description="8-bit float"),
+    "int8": PrecisionInfo(8, None, True, ("activations",), 4, "int8", description="8-bit integer"),
+    "int4": PrecisionInfo(4, None, True, ("activations",), 4, "int8", "int4 values widened to int8",
+                          description="4-bit integer"),
+    "binary": PrecisionInfo(1, None, True, ("activations",), 2, "fp32", "no weights: runs at fp32", False,
+                            description="1 bit"),
 }
-PRECISION_OPTIONS: dict[str, tuple[str, ...]] = {  # `activations`: quantise layer inputs too
-    "fp8": ("e4m3", "e5m2", "activations"),
-    "int8": ("activations",),
-    "int4": ("activations",),
-    "binary": ("activations",),
-}
+# fp8 e5m2 (1 sign, 5 exponent, 2 mantissa bits) is the top byte of an fp16, so exact in fp16.
+E5M2_TENSORRT = ("fp16", "TensorRT's fp8 is e4m3; e5m2 values are exact in fp16")
 
 
 @dataclass(frozen=True, order=True)
@@ -130,23 +166,45 @@ class Precision:
     options: tuple[str, ...] = ()
 
     @property
+    def info(self) -> PrecisionInfo:
+        return PRECISIONS[self.name]
+
+    @property
     def bits(self) -> int:
-        return PRECISIONS[self.name][0]
+        return self.info.bits
 
     @property
     def torch_dtype(self) -> str | None:
         """The dtype the PyTorch backend computes in; None means float32.
 
-        fp8, int8, int4 and binary are checked and counted now and computed
-        in fp32 until quantisation-aware lowering lands (see docs).
+        fp8, int8, int4 and binary layers fake-quantise their weights and compute in fp32.
         """
-        return PRECISIONS[self.name][1]
+        return self.info.torch_dtype
+
+    @property
+    def quantized(self) -> bool:
+        """Whether layers store their weights at this precision (fp8, int8, int4, binary)."""
+        return self.info.quantized
+
+    @property
+    def activations(self) -> bool:
+        return "activations" in self.options
+
+    @property
+    def variant(self) -> str:
+        """The name generated code passes to quantised layers: ``int8``, ``fp8_e4m3``, ``binary``."""
+        if self.name == "fp8":
+            return "fp8_e5m2" if "e5m2" in self.options else "fp8_e4m3"
+        return self.name
+
+    def tensorrt(self) -> tuple[str, str]:
+        """The precision TensorRT runs this in, and a note where that is not the same thing."""
+        if self.name == "fp8" and "e5m2" in self.options:
+            return E5M2_TENSORRT
+        return self.info.tensorrt, self.info.tensorrt_note
 
     def __str__(self) -> str:
-        acts = "+act" if "activations" in self.options else ""
-        if self.name == "fp8":
-            return f"fp8_{'e5m2' if 'e5m2' in self.options else 'e4m3'}{acts}"
-        return self.name + acts
+        return self.variant + ("+act" if self.activations else "")
 
 
 FP32 = Precision()

@@ -338,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     out = {"benchmark": "attention", "claim": f"{VERDICT_CASE} median speed-up (naive / compiled) >= {args.claim}",
            "verdict_case": VERDICT_CASE, "claim_speedup": args.claim, "repeats": args.repeats,
            "warmup": args.warmup, "sample_ms": args.sample_ms, "order": "ABBA", "device": "cpu",
-           "machine": _machine_info(torch=torch.__version__, loadavg_at_start=load_at_start), "runs": runs, "sweep": sweeps,
+           "machine": _machine_info(torch=torch.__version__, loadavg_at_start=load_at_start),
+           "runs": runs, "sweep": sweeps,
            "verdict": verdict, "failed": failed, "passed": not failed,
            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if args.json:

@@ -212,7 +212,8 @@ def table(summary: dict[str, dict], limit: float) -> str:
              f"{'-' * width}  {'-' * 8}  {'-' * 8}  {'-' * 8}  {'-' * 8}  -------"]
     for name, s in summary.items():
         verdict = "" if "under_limit" not in s else ("ok" if s["under_limit"] else f"SLOW (>= {limit} s)")
-        lines.append(f"{name:<{width}}  {s['median_s']:>7.3f}s  {s['min_s']:>7.3f}s  {s['max_s']:>7.3f}s  {s['cpu_median_s']:>7.3f}s  {verdict}")
+        times = "  ".join(f"{s[key]:>7.3f}s" for key in ("median_s", "min_s", "max_s", "cpu_median_s"))
+        lines.append(f"{name:<{width}}  {times}  {verdict}")
     return "\n".join(lines)
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from agqc.policy import BUILD_WEIGHTS_LIMIT
+
 # Hypothesis profiles: `ci` (the default: a few hundred examples per property, minutes in all) and
 # `fuzz` (`make fuzz`: at least 10,000 per property). Property tests take their size from the profile
 # and must not pin max_examples themselves.
@@ -19,7 +21,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.agq"))
-LARGE_PARAMS = 20_000_000  # specs above this (GPT-2, Llama) are built on the meta device in tests
+LARGE_PARAMS = BUILD_WEIGHTS_LIMIT  # specs above this (GPT-2, Llama) are built on the meta device, as `agqc build` does
 
 
 def _params(path: Path) -> int:

@@ -158,7 +158,8 @@ def _m_unknown_variable(draw, f):
 
 
 def _m_unknown_kwarg(draw, f):
-    f["conv"] = f"conv2d(4, {_fresh_name(draw, 'kernel', {'out', 'stride', 'padding', 'dilation', 'groups', 'bias'})}=3)"
+    kwarg = _fresh_name(draw, 'kernel', {'out', 'stride', 'padding', 'dilation', 'groups', 'bias'})
+    f["conv"] = f"conv2d(4, {kwarg}=3)"
     return {"unknown-arg", "missing-arg"}
 
 

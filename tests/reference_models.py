@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from torch import nn
 import torch.nn.functional as F
-
+from torch import nn
 
 # ---------------------------------------------------------------------------
 # dnn_classifier.agq: MLP 784 -> 512 -> 256 (bf16) -> 10

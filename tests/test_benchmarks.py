@@ -111,7 +111,8 @@ def test_gpu_precision_benchmark_says_when_there_is_no_gpu(capsys):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="needs an NVIDIA GPU and a CUDA build of torch")
+@pytest.mark.skipif("not __import__('torch').cuda.is_available()",
+                    reason="needs an NVIDIA GPU and a CUDA build of torch")
 def test_gpu_precision_benchmark_runs(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import gpu_precision

@@ -155,6 +155,7 @@ model Q {
 
 def test_build_deploy_packs_weights_and_loads_trained_ones(write_spec, tmp_path):
     import torch
+
     import agqc
     path = write_spec(QUANTISED)
     spec = agqc.load(path)

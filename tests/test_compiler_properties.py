@@ -6,7 +6,8 @@
    every layer and block module the IR names (found by its `module` attribute) gives the
    checker's types to forward hooks;
 3. the summary counts the module's parameters (shared ones once), per network too;
-4. the emitted source, imported as a module of its own, is the in-memory module;
+4. the emitted source, imported as a module of its own, is the in-memory module, and sharing
+   one class among a block's sizes changes no weight and no output;
 5. two loads of one spec give byte-identical source, DOT and summary JSON.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import pytest
 import torch
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import agqc
 from agqc.types import dim_eval, dim_symbols
@@ -70,33 +72,58 @@ def _mismatch(tensor, ttype, compute, binding, where: str) -> str | None:
 
 
 # ---- every named value, through a tracer on the generated forwards -------------------------
-def _statements(spec, model) -> dict:
-    """forward code object -> (graph, {line: node}) for each generated class."""
-    program, source = spec.program, spec.emit_python()
+def _statements(spec, model) -> tuple[dict, dict]:
+    """(forward code object -> {graph key: {line: (node, targets)}}, module id -> its graph).
+
+    A block used at several sizes is one class: which graph a call runs is told by its module.
+    """
+    from agqc.backends.torch_source import forward_lines, render_source
+
+    program = spec.program
+    emitted = render_source(program)
     namespace = type(model).forward.__globals__
-    lines = source.splitlines()
-    graphs = list(program.graphs.values()) + ([program.flow] if program.flow else [])
-    out = {}
-    for g in graphs:
-        if g.kind == "repeat" and program.repeat_body_call(g):
-            continue  # its copies are the called block's class
-        code = namespace[g.class_name].forward.__code__
-        at, table = code.co_firstlineno + 1, {}
-        for node in g.nodes():
-            if node.kind == "input":
+    lines = emitted.text.splitlines()
+    out: dict = {}
+    for key, (class_name, rows) in forward_lines(emitted, program).items():
+        code = namespace[class_name].forward.__code__
+        table = {}
+        for offset, node, targets in rows:
+            line = code.co_firstlineno + offset
+            assert lines[line - 1].strip().startswith(f"{', '.join(targets)} = "), (lines[line - 1], node)
+            assert len(targets) == len(node.outputs), (lines[line - 1], node)
+            table[line] = (node, targets)
+        out.setdefault(code, {})[key] = table
+    return out, _module_graphs(program, model)
+
+
+def _module_graphs(program, model) -> dict:
+    """id(module) -> the graph it was built from, for every block module in the model."""
+    found = {}
+
+    def visit(module, graph):
+        found[id(module)] = graph
+        for node in graph.nodes():
+            if node.module is None or (graph.kind == "model" and node.kind == "call"):
                 continue
-            line = at + (node.kind == "repeat")
-            targets = lines[line - 1].split("#")[0].split(" = ")[0].strip()
-            assert len(targets.split(", ")) == len(node.outputs), (lines[line - 1], node)
-            table[line] = (node, targets.split(", "))
-            at += 2 if node.kind == "repeat" else 1
-        out[code] = (g, table)
-    return out
+            sub = getattr(module, node.module)
+            if node.kind == "call":
+                visit(sub, program.graphs[node.callee])
+            elif node.kind == "repeat":
+                body = program.graphs[node.callee]
+                single = program.repeat_body_call(body)
+                for copy in sub:
+                    visit(copy, program.graphs[single.callee] if single else body)
+
+    for net in program.networks:
+        visit(getattr(model, net.name), program.graph(net.graph))
+    if program.flow is not None:
+        visit(model, program.flow)
+    return found
 
 
 def _trace_forward(spec, model, inputs) -> tuple:
     """Run forward under a tracer: (problems, how many values it compared, the output)."""
-    codes, problems, seen = _statements(spec, model), [], [0]
+    (codes, graphs), problems, seen = _statements(spec, model), [], [0]
 
     def check_line(frame, graph, table, binding, line):
         if line in table:
@@ -111,7 +138,8 @@ def _trace_forward(spec, model, inputs) -> tuple:
     def tracer(frame, event, arg):
         if event != "call" or frame.f_code not in codes:
             return None
-        graph, table = codes[frame.f_code]
+        graph = graphs[id(frame.f_locals["self"])]
+        table = codes[frame.f_code][graph.key]
         types = graph.input_types()
         binding = _bind(types, [frame.f_locals[n] for n in graph.inputs])
         for n, t in zip(graph.inputs, types):
@@ -265,6 +293,64 @@ def test_emitted_source_is_the_built_module(text, tmp_path_factory):
             with torch.no_grad():
                 outs.append(module(*inputs))
         assert _same(*outs), (mode, text)
+
+
+_SIZED_BLOCKS = """block Stage(x: [B, C, L], out, k, s, p) {
+    h = x -> conv1d(out, kernel=k, stride=s, padding=k // 2) -> batchnorm() -> relu() -> dropout(p)
+    skip = x -> conv1d(out, kernel=1, stride=s)
+    return h + skip
+}
+
+block Tower(x: [B, D], hidden, n, p) {
+    repeat n {
+        x = x + (x -> layernorm() -> linear(hidden) -> gelu() -> dropout(p) -> linear(D))
+        x = x -> linear(D) -> tanh()
+    }
+    return x
+}
+"""
+
+
+@st.composite
+def _sized_specs(draw) -> str:
+    """Specs whose blocks are used at several sizes (the random specs above call each helper at one)."""
+    stages = draw(st.lists(st.tuples(st.integers(1, 6), st.sampled_from([1, 3, 5]), st.integers(1, 2),
+                                     st.sampled_from(["0.0", "0.1"])), min_size=1, max_size=4))
+    towers = draw(st.lists(st.tuples(st.integers(1, 6), st.integers(1, 3), st.sampled_from(["0.0", "0.1"]),
+                                     st.integers(1, 5)), min_size=1, max_size=3))
+    chain = " -> ".join(f"Stage({o}, {k}, {s}, {p})" for o, k, s, p in stages)
+    towers_chain = " -> ".join(f"Tower({h}, {n}, {p}) -> linear({w})" for h, n, p, w in towers)
+    return (f"{_SIZED_BLOCKS}\nblock Net(x: [B, 3, {draw(st.integers(1, 12))}]) {{\n"
+            f"    h = x -> {chain} -> flatten()\n    v = h -> {towers_chain}\n    return v\n}}\n\n"
+            "model M {\n    network net = Net()\n}\n")
+
+
+@_fewer(4)  # two sources, two builds and three forward passes per example
+@given(text=_sized_specs())
+def test_one_class_per_block_is_one_class_per_size(text, tmp_path_factory):
+    """A block used at several sizes shares one class: exactly the modules of one class per size,
+    and every value its forward names has the checker's type in each use."""
+    from agqc.backends.torch_source import render_source
+
+    spec = _load(text, tmp_path_factory)
+    source = spec.emit_python()
+    assert [source.count(f"class {name}(") for name in ("Stage", "Tower", "TowerLayer")] == [1, 1, 1], source
+    problems, seen, _ = _trace_forward(spec, spec.build().eval(), spec.example_inputs(sizes=SIZES))
+    assert not problems and seen, "\n".join(problems[:10]) + "\n" + text
+    built = []
+    for merge in (True, False):
+        module = _import_source(render_source(spec.program, merge=merge).text, tmp_path_factory.mktemp("merge"))
+        torch.manual_seed(0)
+        built.append(getattr(module, spec.name)().eval())
+    assert list(built[0].state_dict()) == list(built[1].state_dict()), text
+    assert all(torch.equal(a, b) for a, b in zip(built[0].state_dict().values(), built[1].state_dict().values()))
+    inputs = spec.example_inputs(sizes=SIZES)
+    outs = []
+    for module in built:
+        torch.manual_seed(1)
+        with torch.no_grad():
+            outs.append(module(*inputs))
+    assert _same(*outs), text
 
 
 @given(text=specs())

@@ -138,7 +138,8 @@ def test_broken_spec(path: Path):
 
 
 # ---- the command line -----------------------------------------------------------------
-_HEAD = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning)\[(?P<code>[a-z0-9-]+)\]: \S")
+_HEAD = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): "
+                   r"(?P<sev>error|warning)\[(?P<code>[a-z0-9-]+)\]: \S")
 _SOURCE = re.compile(r"^ *(?P<line>\d+) \| (?P<text>.*)$")
 _CARET = re.compile(r"^ +\| (?P<pad> *)(?P<carets>\^+)$")
 _SUMMARY = re.compile(r"^(?P<file>\S+): (?P<n>\d+) errors?$")
@@ -246,7 +247,8 @@ def test_shape_mismatch_notes_say_expected_and_found():
         for d in _diagnostics(name):
             if d.code == "shape-mismatch":
                 assert any(n.startswith("expected ") for n in d.notes), (name, d.span.line, d.notes)
-                assert any(re.fullmatch(r"found .+ \(from line \d+\)", n) for n in d.notes), (name, d.span.line, d.notes)
+                found = [n for n in d.notes if re.fullmatch(r"found .+ \(from line \d+\)", n)]
+                assert found, (name, d.span.line, d.notes)
 
 
 @pytest.mark.parametrize("name, line, suggestion", [

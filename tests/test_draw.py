@@ -14,10 +14,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SPECS
 
 import agqc
 from agqc.backends.drawing import DrawOptions, build_scene, have_dot, style
+from conftest import ROOT, SPECS
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_SPECS = ["cgan", "vae", "gpt2", "particle_transformer"]

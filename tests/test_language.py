@@ -5,9 +5,8 @@ import pytest
 import torch
 
 import agqc
-from agqc import AgqcError
+from agqc import AgqcError, ast
 from agqc.parse import parse_source
-from agqc import ast
 
 
 def codes(err: AgqcError) -> list[str]:

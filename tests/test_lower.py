@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import agqc
-from agqc.backends.lower import export_program, quiet, to_onnx
+from agqc.backends.export import export_program, quiet, to_onnx
 from agqc.backends.tensorrt_plan import missing, plan
 from agqc.cli import main
 from conftest import ROOT, SPECS
@@ -184,7 +184,7 @@ def test_dry_run_plan_for_mixed_precision(write_spec, capsys):
     assert {r[0].split(".")[2] for r in copies} == {"0", "1"} and all(r[2] == "fp16" for r in copies)
     inside = [r for r in rows if r[4] == "TensorRT"]
     assert out.rstrip().endswith(f"{len(inside)} nodes in TensorRT (fp32 {sum(r[3] == 'fp32' for r in inside)}, "
-                                 f"bf16 1, fp16 {sum(r[3] == 'fp16' for r in inside)}, int8 1), "
+                                 f"fp16 {sum(r[3] == 'fp16' for r in inside)}, bf16 1, int8 1), "
                                  f"{len(rows) - len(inside)} fallback to PyTorch")
 
 

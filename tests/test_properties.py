@@ -8,8 +8,8 @@ text.  (The full random-DAG generator is issue 6's.)
 """
 from __future__ import annotations
 
-import torch
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agqc.errorcodes import CODES
+from agqc.errorcodes import CODES, Code
 from agqc.ops.registry import OpDef, all_ops
 
 PIECES = ("summary", "infer", "params", "macs", "lower", "label")
@@ -28,11 +28,14 @@ def test_the_language_reference_documents_every_op():
     assert not missing, f"docs/language.md does not mention {missing}"
 
 
-def test_every_diagnostic_code_used_is_declared_once():
+def test_diagnostic_codes_are_enum_members_not_strings():
+    """Codes are ``Code.X`` (a type checker sees a misspelt one); no stage passes a bare string."""
     source = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "agqc").rglob("*.py"))
-    used = set(re.findall(r'(?:error|warning)\(\s*"([a-z-]+)"', source))
-    used |= set(re.findall(r'code="([a-z-]+)"', source)) | set(re.findall(r'BindProblem\("([a-z-]+)"', source))
-    assert used <= set(CODES), used - set(CODES)
+    as_strings = re.findall(r'(?:\.error|\.warning|BindProblem)\(\s*"|code="|Diagnostic\([^,]+,\s*"', source)
+    assert not as_strings, as_strings
+    used = set(re.findall(r"\bCode\.([A-Z_]+)", source))
+    assert used and used <= set(Code.__members__), used - set(Code.__members__)
+    assert set(CODES) == set(Code), "every code has its description"
 
 
 # One use of each op: (input type, expression over x). A new op needs a line here.
@@ -91,8 +94,9 @@ def test_every_op_has_an_example():
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_each_op_lowers_to_torch_that_matches_its_shape_rule(name, write_spec):
-    import agqc
     import torch
+
+    import agqc
     in_type, expr = EXAMPLES[name]
     spec = agqc.load(write_spec(f"block T(x: {in_type}) {{\n    return {expr}\n}}\nmodel M {{ network t = T() }}\n"))
     module = spec.build().eval()

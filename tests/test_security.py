@@ -11,9 +11,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
 
 import agqc
+from conftest import ROOT
 
 NET = "block N(x: [B, 4]) -> [B, 4] {\n    return x -> linear(4)\n}\nmodel M {\n    network n = N()\n}\n"
 
@@ -30,6 +30,27 @@ def test_a_hostile_file_name_stays_data_in_the_generated_code(tmp_path):
     assert not any(isinstance(n, python_ast.Call) and getattr(n.func, "attr", "") == "system"
                    for n in python_ast.walk(tree))
     spec.build()(torch.randn(2, 4))
+    assert not (tmp_path / "PWNED").exists() and not (ROOT / "PWNED").exists()
+
+
+@pytest.mark.parametrize("comment", [
+    '# """\n# import os; os.system("touch PWNED")\n# """\n',
+    '# ends in a quote"\n# \\"""\n# import os; os.system("touch PWNED") #\n',
+    '# a backslash at the end \\\n# \\N{oops} \\x00 \\u12 and a form feed \x0c and a bell \x07\n',
+])
+def test_a_hostile_header_comment_stays_data_in_the_docstring(tmp_path, comment):
+    path = tmp_path / "spec.agq"
+    path.write_text(comment + NET)
+    source = agqc.load(path).emit_python()
+    tree = python_ast.parse(source)
+    top = [type(node).__name__ for node in tree.body]
+    assert set(top) <= {"Expr", "Import", "ImportFrom", "ClassDef", "FunctionDef"}, top
+    assert top[0] == "Expr" and "Expr" not in top[1:], top  # the docstring, and no other bare expression
+    assert not any(isinstance(n, python_ast.Call) and getattr(n.func, "attr", "") == "system"
+                   for n in python_ast.walk(tree))
+    doc = python_ast.get_docstring(tree)
+    assert all(word in doc for word in ("os.system", "oops") if word in comment)  # kept, as text
+    agqc.load(path).build()(torch.randn(2, 4))
     assert not (tmp_path / "PWNED").exists() and not (ROOT / "PWNED").exists()
 
 

@@ -12,7 +12,6 @@ import torch
 
 import agqc
 from agqc.types import dim_eval, dim_symbols
-
 from conftest import LARGE_SPECS, SMALL_SPECS
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"

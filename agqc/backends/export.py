@@ -1,26 +1,122 @@
-"""Export backend: each network -> a ``torch.export`` program (``.pt2``).
+"""Export: a checked ``Spec`` -> a ``torch.export`` program, and from it an ONNX model.
 
-Takes a built module and the checked program; traces every network with
-example inputs made from its checked input types (symbolic sizes become 2).
+The one export path: ``agqc build`` (a ``.pt2`` per network) and ``agqc lower``
+(``--target export|onnx|tensorrt``) both call ``export_program``.  Takes a
+spec (and optionally a built module); gives a ``Lowered``: the program, its
+example inputs, which of the spec's sizes (B, T) stayed dynamic and which the
+model fixed.  ``to_onnx`` converts one with torch's dynamo exporter; ``quiet``
+keeps torch's progress lines off the terminal.  Prints nothing.
 """
 from __future__ import annotations
 
-from pathlib import Path
+import io
+import logging
+import warnings
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
 
-import torch
-
-from ..ir import Program
-from .torch_module import example_inputs
+from ..types import dim_symbols
 
 
-def export_networks(program: Program, module: torch.nn.Module, out_dir: Path) -> list[Path]:
-    written = []
+@dataclass
+class Lowered:
+    """A program ready to save, and what the user should know about it."""
+
+    program: object  # torch.export.ExportedProgram
+    args: tuple
+    dynamic: list[str] = field(default_factory=list)  # sizes left dynamic in the program
+    fixed: dict[str, int] = field(default_factory=dict)  # sizes the model fixed, with their value
+    meta: bool = False  # weights are placeholders on the meta device
+    symbols: dict[str, str] = field(default_factory=dict)  # torch's symbol (s77) -> the spec's name (B)
+
+
+def example_sizes(spec, network: str | None = None) -> dict[str, int]:
+    """A distinct small value per named size (B=2, T=3, ...): equal values would let torch tie them."""
+    names = dict.fromkeys(s for t in spec.input_types(network) for d in t.shape if isinstance(d, str)
+                          for s in dim_symbols(d))
+    return {name: 2 + i for i, name in enumerate(names)}
+
+
+def export_program(spec, network: str | None = None, device: str | None = None, module=None,
+                   dynamic: bool = True) -> Lowered:
+    """``torch.export`` the model (or one network) with named sizes dynamic where the model allows.
+
+    ``device="meta"`` builds no weights, so every shipped spec, Llama included, exports in seconds;
+    ``dynamic=False`` fixes every size at its example value (quicker for very deep models).
+    """
+    import torch
+    from torch.export import Dim
+    from torch.fx.experimental.symbolic_shapes import is_concrete_int
+
+    sizes = example_sizes(spec, network)
+    if module is None:
+        module = spec.build(device=device)
+        module = getattr(module, network) if network else module
     module.eval()
-    for net in program.networks:
-        network = getattr(module, net.name)
-        args = example_inputs(program.graph(net.graph))
-        exported = torch.export.export(network, args)
-        path = out_dir / f"{net.name}.pt2"
-        torch.export.save(exported, str(path))
-        written.append(path)
-    return written
+    args = spec.example_inputs(network, sizes)
+    if device == "meta":
+        args = tuple(a.to("meta") for a in args)
+    types = spec.input_types(network)
+    named = {n: Dim(n) for n in sizes}
+    single = [{i: d for i, d in enumerate(t.shape) if isinstance(d, str) and d in named and dynamic}
+              for t in types]
+    try:  # the spec's own names for the sizes, tied across inputs as the spec ties them
+        shapes = tuple({i: named[d] for i, d in s.items()} or None for s in single)
+        program = torch.export.export(module, args, dynamic_shapes=shapes)
+    except torch._dynamo.exc.UserError:  # the model fixes some size (an LSTM's T): let torch decide each
+        shapes = tuple({i: Dim.AUTO for i in s} or None for s in single)
+        program = torch.export.export(module, args, dynamic_shapes=shapes)
+    placeholders = [n for n in program.graph.nodes if n.op == "placeholder"
+                    and n.name in program.graph_signature.user_inputs]
+    free, fixed, symbols = [], {}, {}
+    for s, node in zip(single, placeholders):
+        for i, name in s.items():
+            size = node.meta["val"].shape[i]
+            if not is_concrete_int(size):  # a SymInt can still be pinned to a number
+                free.append(name) if name not in free else None
+                symbols.setdefault(str(size), name)
+            else:
+                fixed[name] = sizes[name]
+    return Lowered(program, args, free, {k: v for k, v in fixed.items() if k not in free}, device == "meta",
+                   symbols)
+
+
+def to_onnx(lowered: Lowered):
+    """The exported program as an ``onnx.ModelProto`` (torch.onnx's dynamo exporter, progress kept quiet)."""
+    import torch
+    try:
+        with quiet():
+            onnx_program = torch.onnx.export(lowered.program, lowered.args, dynamo=True)
+    except Exception:  # noqa: BLE001 - torch.onnx's own decompositions can fail (see docs/deployment.md):
+        with quiet():  # decompose to core ATen with torch's default table first, then convert
+            onnx_program = torch.onnx.export(lowered.program.run_decompositions(), lowered.args, dynamo=True)
+    model = onnx_program.model_proto
+    values = list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info)
+    for dim in (d for v in values for d in v.type.tensor_type.shape.dim):
+        if dim.dim_param.isdigit():  # a size the model fixed, written as text
+            dim.dim_value = int(dim.dim_param)
+        elif dim.dim_param in lowered.symbols:  # the spec's names (B, T) rather than torch's (s77)
+            dim.dim_param = lowered.symbols[dim.dim_param]
+    return model
+
+
+@contextmanager
+def quiet():
+    """Keep torch.onnx's progress lines, logging and warnings off the terminal (they are kept in the buffer)."""
+    buf = io.StringIO()
+    names = ("torch", "torch.onnx", "torch.onnx._internal.exporter._registration", "torch.export", "onnxscript")
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    handler = logging.StreamHandler(buf)
+    root = logging.getLogger()
+    try:
+        root.addHandler(handler)
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings(), redirect_stdout(buf), redirect_stderr(buf):
+            warnings.simplefilter("ignore")
+            yield buf
+    finally:
+        root.removeHandler(handler)
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)

@@ -9,10 +9,24 @@ and ``as_dict()`` (the JSON written by ``agqc build``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from ..ir import Graph, Program
-from ..ops.registry import OpCall, lookup
-from ..types import PRECISIONS, dim_eval
+from ..ir import Graph, Placed, Program
+from ..kinds import NodeKind
+from ..passes.annotate import annotate, macs_per_example
+from ..policy import SHOWN_COPIES
+from ..types import PRECISIONS, Dim, dim_add, dim_eval, dim_mul, dim_pretty
+
+
+class RowKind(StrEnum):
+    OP = "op"
+    CALL = "call"
+    REPEAT = "repeat"
+    NETWORK = "network"
+    COPIES = "copies"  # the copies of a big repeat after the first, counted in one row
+
+
+TOTALLED = (RowKind.OP, RowKind.COPIES)  # the rows that add up to a total (the others are subtotals)
 
 
 @dataclass(frozen=True)
@@ -24,7 +38,8 @@ class Row:
     precision: str
     macs: int
     depth: int
-    kind: str = "op"  # op | call | repeat | network | copies: op and copies rows add to the totals
+    kind: RowKind = RowKind.OP
+    macs_formula: str = ""  # MACs per example as they scale with symbolic sizes (1,536·T² + ...), when they do
 
 
 @dataclass
@@ -42,6 +57,7 @@ class Summary:
     rows: list[Row] = field(default_factory=list)
     networks: dict[str, int] = field(default_factory=dict)
     storage: dict[str, Storage] = field(default_factory=dict)
+    macs_formula: str = ""  # the total per example, as it scales with symbolic sizes, when it does
 
     def by_precision(self) -> list[tuple[str, Storage]]:
         """The precisions this model uses, widest first (the order of ``types.PRECISIONS``)."""
@@ -61,10 +77,11 @@ class Summary:
 
     @property
     def total_macs(self) -> int:
-        return sum(r.macs for r in self.rows if r.kind in ("op", "copies"))
+        return sum(r.macs for r in self.rows if r.kind in TOTALLED)
 
     def as_dict(self) -> dict:
         return {"model": self.model, "total_params": self.total_params, "total_macs_per_example": self.total_macs,
+                "total_macs_formula": self.macs_formula,
                 "networks": self.networks, "memory_bytes": round(self.memory_bytes),
                 "fp32_memory_bytes": 4 * self.total_params, "compression": round(self.compression, 3),
                 "precisions": {k: {"params": v.params, "memory_bytes": round(v.bytes), "macs": v.macs}
@@ -73,8 +90,8 @@ class Summary:
 
     def text(self) -> str:
         head = ("name", "op", "output shape", "params", "precision", "MACs")
-        table = [head] + [("  " * r.depth + r.name, r.op, r.shape, f"{r.params:,}", r.precision, f"{r.macs:,}")
-                          for r in self.rows]
+        table = [head] + [("  " * r.depth + r.name, r.op, r.shape, f"{r.params:,}", r.precision,
+                           r.macs_formula or f"{r.macs:,}") for r in self.rows]
         widths = [max(len(row[i]) for row in table) for i in range(len(head))]
         right = {3, 5}
         lines = []
@@ -86,7 +103,10 @@ class Summary:
         lines.append("-" * len(lines[0]))
         for net, count in self.networks.items():
             lines.append(f"{net}: {count:,} parameters")
-        lines.append(f"total: {self.total_params:,} parameters, {self.total_macs:,} MACs per example")
+        lines.append(f"total: {self.total_params:,} parameters, {self.macs_formula or f'{self.total_macs:,}'} "
+                     "MACs per example")
+        if self.macs_formula:  # attention's cost grows with T²: a per-token figure would hide it
+            lines.append("MACs grow with the sizes named above; the table below counts each such size as 1")
         return "\n".join(lines) + "\n\n" + self.precision_table()
 
     def precision_table(self) -> str:
@@ -111,98 +131,75 @@ def _size(n: float) -> str:
     return f"{n:.0f} B"
 
 
-SHOWN_COPIES = 64  # a repeat with more copies lists the first and counts the rest (they are identical)
-BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4, "binary": 1}
-
-
-def _store(s: Summary, graph: Graph, node, call, params: int, macs: int) -> None:
-    """Add one op's parameters, their stored bytes (scales included) and its MACs to its precision."""
-    from ..ops.quantization import quantized
-    op = lookup(node.op)
-    stored = node.precision.name if quantized(node) or node.precision.torch_dtype else "fp32"
-    weights = op.quantized_params(call) if quantized(node) else params
-    here = s.storage.setdefault(stored, Storage())
-    here.params += weights
-    here.bytes += weights * BITS[stored] / 8
-    if quantized(node):  # biases stay fp32; one scale per output channel (binary keeps alpha in fp16)
-        rest = s.storage.setdefault("fp32", Storage())
-        rest.params += params - weights
-        rest.bytes += 4 * (params - weights) + _channels(call) * (2 if stored == "binary" else 4)
-    computed = s.storage.setdefault(node.computes[0].name, Storage())
-    computed.macs += macs
-
-
-def _scale_storage(summary: Summary, before: dict, extra: int) -> None:
-    """Add ``extra`` more copies' worth of what one copy added to the storage table."""
-    for k, now in summary.storage.items():
-        was = before.get(k, Storage())
-        now.params += extra * (now.params - was.params)
-        now.bytes += extra * (now.bytes - was.bytes)
-        now.macs += extra * (now.macs - was.macs)
-
-
-def _channels(call) -> int:
-    a = call.args
-    return a.get("out") or a.get("num") or a.get("dim") or 1
-
-
 def summarize(program: Program) -> Summary:
+    """One row per node of every network (calls opened, repeat copies listed), read from the IR's facts."""
+    annotate(program)
     s = Summary(program.model)
+    folded: list[tuple[int, Placed]] = []  # open folded repeats: their "more copies" row comes after copy 0
     for net in program.networks:
         graph = program.graph(net.graph)
-        before = len(s.rows)
-        s.rows.append(Row(net.name, f"{net.role}", ", ".join(map(str, graph.output_types())), 0,
-                          str(_precision_of(graph)), 0, 0, "network"))
-        params = _walk(program, graph, net.name, 1, s)
-        s.rows[before] = Row(net.name, net.role, s.rows[before].shape, params, s.rows[before].precision,
-                             sum(r.macs for r in s.rows[before + 1:] if r.kind in ("op", "copies")), 0, "network")
-        s.networks[net.name] = params
+        assert graph.facts is not None
+        s.rows.append(Row(net.name, net.role, ", ".join(map(str, graph.output_types())), graph.facts.params,
+                          _precision_of(graph), dim_eval(graph.facts.macs, {}), 0, RowKind.NETWORK,
+                          _formula(graph.facts.macs)))
+        s.networks[net.name] = graph.facts.params
+        s.macs_formula = _formula(dim_add(*(program.graph(n.graph).facts.macs for n in program.networks)))
+        for entry in program.expand(net.name, fold_above=SHOWN_COPIES):
+            while folded and folded[-1][0] >= entry.depth:
+                s.rows.append(_more_copies(program, folded.pop()[1]))
+            s.rows.append(_row(entry))
+            if entry.node.kind == NodeKind.OP:
+                _store(s, entry)
+            if entry.folded:
+                folded.append((entry.depth, entry))
+        while folded:
+            s.rows.append(_more_copies(program, folded.pop()[1]))
     return s
 
 
+def _row(entry: Placed) -> Row:
+    node, facts = entry.node, entry.node.facts
+    shape = ", ".join(str(t) for t in node.outputs)
+    precision = str(node.precision)
+    if node.kind == NodeKind.OP:
+        kind, op = RowKind.OP, node.op
+        precision += "*" if facts.compute != node.precision else ""
+    elif node.kind == NodeKind.CALL:
+        kind, op = RowKind.CALL, node.op
+    else:
+        kind, op = RowKind.REPEAT, f"repeat x{node.count}"
+    return Row(entry.name, op, shape, facts.params, precision, dim_eval(facts.macs, {}), entry.depth, kind,
+               _formula(facts.macs))
+
+
+def _more_copies(program: Program, entry: Placed) -> Row:
+    """The copies of a folded repeat after the first: identical, so counted rather than listed."""
+    node, rest = entry.node, entry.node.count - 1
+    one = program.repeat_copy(node)[0].facts
+    assert one is not None
+    params, macs = rest * one.params, dim_mul(rest, one.macs)
+    return Row(f"{entry.name}.1-{rest}", f"{rest:,} more copies of {entry.name}.0",
+               ", ".join(str(t) for t in node.outputs), params, str(node.precision), dim_eval(macs, {}),
+               entry.depth + 1, RowKind.COPIES, _formula(macs))
+
+
+def _store(s: Summary, entry: Placed) -> None:
+    """Add one op's stored parameters and bytes to their precisions, and its MACs to its compute precision."""
+    facts, weight = entry.node.facts, entry.weight
+    for stored in facts.stored:
+        here = s.storage.setdefault(stored.precision, Storage())
+        here.params += weight * stored.params
+        here.bytes += weight * stored.bytes
+    assert facts.compute is not None
+    s.storage.setdefault(facts.compute.name, Storage()).macs += weight * dim_eval(facts.macs, {})
+
+
+def _formula(macs: Dim) -> str:
+    """MACs per example as they scale with the spec's sizes (B is 1); empty when they are a plain number."""
+    per_example = macs_per_example(macs)
+    return "" if isinstance(per_example, int) else dim_pretty(per_example)
+
+
 def _precision_of(graph: Graph) -> str:
-    precs = {str(n.precision) for n in graph.nodes() if n.kind != "input"}
+    precs = {str(n.precision) for n in graph.nodes() if n.kind != NodeKind.INPUT}
     return precs.pop() if len(precs) == 1 else "mixed"
-
-
-def _walk(program: Program, graph: Graph, prefix: str, depth: int, summary: Summary) -> int:
-    rows = summary.rows
-    total = 0
-    for node in graph.nodes():
-        if node.kind == "input":
-            continue
-        name = f"{prefix}.{node.name}"
-        shape = ", ".join(str(t) for t in node.outputs)
-        if node.kind == "op":
-            op = lookup(node.op)
-            call = OpCall([graph.type_of(r) for r in node.inputs], dict(node.args), list(node.outputs))
-            params, macs = op.params(call), dim_eval(op.macs(call), {})
-            shown = str(node.precision) + ("*" if node.computes[0] != node.precision else "")
-            rows.append(Row(name, node.op, shape, params, shown, macs, depth))
-            _store(summary, graph, node, call, params, macs)
-        elif node.kind == "call":
-            at = len(rows)
-            rows.append(Row(name, node.op, shape, 0, str(node.precision), 0, depth, "call"))
-            params = _walk(program, program.graph(node.callee), name, depth + 1, summary)
-            rows[at] = Row(name, node.op, shape, params, rows[at].precision,
-                           sum(r.macs for r in rows[at + 1:] if r.kind in ("op", "copies")), depth, "call")
-        else:  # repeat: every copy has its own weights
-            at = len(rows)
-            rows.append(Row(name, f"repeat x{node.count}", shape, 0, str(node.precision), 0, depth, "repeat"))
-            body = program.graph(node.callee)
-            single = program.repeat_body_call(body)
-            body = program.graph(single.callee) if single else body
-            shown = node.count if node.count <= SHOWN_COPIES else 1
-            before = {k: Storage(v.params, v.bytes, v.macs) for k, v in summary.storage.items()}
-            params = sum(_walk(program, body, f"{name}.{i}", depth + 1, summary) for i in range(shown))
-            if shown < node.count:  # the copies are identical: list one, count the rest
-                rest = node.count - 1
-                macs = sum(r.macs for r in rows[at + 1:] if r.kind in ("op", "copies"))
-                rows.append(Row(f"{name}.1-{node.count - 1}", f"{rest:,} more copies of {name}.0", shape,
-                                rest * params, rows[at].precision, rest * macs, depth + 1, "copies"))
-                _scale_storage(summary, before, rest)
-                params *= node.count
-            rows[at] = Row(name, rows[at].op, shape, params, rows[at].precision,
-                           sum(r.macs for r in rows[at + 1:] if r.kind in ("op", "copies")), depth, "repeat")
-        total += rows[-1].params if node.kind == "op" else params
-    return total

@@ -1,9 +1,10 @@
 """TensorRT placement plan: a checked ``Program`` -> one row per op node, and the compile.
 
-Takes the IR (no torch, no GPU needed): walks every network, block call and
-repeat copy like ``agqc summary`` and decides, for each op node, the precision
-TensorRT would run it in and whether it runs in TensorRT or falls back to
-PyTorch, with the node's ``.agq`` file:line.  ``plan_text`` renders the table
+Takes the IR (no torch, no GPU needed): lists every op node of the expanded
+program (``Program.expand``: every block call and repeat copy, named as
+``agqc summary`` names them) with the placement the annotate pass stored on
+it: the precision TensorRT would run it in, or a fallback to PyTorch, and
+the node's ``.agq`` file:line.  ``plan_text`` renders the table
 that ``agqc lower --target tensorrt --dry-run`` prints; ``compile_tensorrt``
 does the real ``torch_tensorrt.compile(ir="dynamo")`` with the precisions the
 plan enables, or says what is missing (the package, a CUDA GPU).
@@ -15,13 +16,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..ir import Graph, Node, Program
-from ..ops.registry import OpCall, lookup
+from ..facts import Runtime
+from ..ir import Node, Program
+from ..kinds import NodeKind
+from ..ops.registry import lookup
+from ..passes.annotate import annotate
+from ..types import PRECISIONS
 
 INSTALL = "pip install 'agqc[tensorrt]'  (torch-tensorrt; it needs an NVIDIA GPU with CUDA)"
-RECURRENT = {"rnn", "gru", "lstm"}
-# The order precisions are listed in: widest first, so the summary line reads the same every run.
-ORDER = ("fp32", "bf16", "fp16", "fp8", "int8", "-")
 
 
 @dataclass(frozen=True)
@@ -30,74 +32,25 @@ class PlanRow:
     op: str
     annotated: str  # the precision the spec asked for
     tensorrt: str  # the precision TensorRT runs it in ("-" for a fallback)
-    runs_in: str  # TensorRT | PyTorch
+    runs_in: str  # Runtime: TensorRT | PyTorch
     where: str  # file:line in the .agq source
     note: str = ""
 
 
 def plan(program: Program, network: str | None = None) -> list[PlanRow]:
     """Every op node of the model (or one network), in program order, with its placement."""
-    rows: list[PlanRow] = []
-    for net in program.networks:
-        if network is None or net.name == network:
-            _walk(program, program.graph(net.graph), net.name, rows)
+    annotate(program)
+    rows = [_row(e.name, e.node) for e in program.expand(network) if e.node.kind == NodeKind.OP]
     if network is None and program.flow is not None:  # the flow's own ops (noise); its network calls are above
-        rows += [_place(program.flow, n, f"flow.{n.name}") for n in program.flow.nodes() if n.kind == "op"]
+        rows += [_row(f"flow.{n.name}", n) for n in program.flow.nodes() if n.kind == NodeKind.OP]
     return rows
 
 
-def _walk(program: Program, graph: Graph, prefix: str, rows: list[PlanRow]) -> None:
-    for node in graph.nodes():
-        name = f"{prefix}.{node.name}"
-        if node.kind == "op":
-            rows.append(_place(graph, node, name))
-        elif node.kind == "call":
-            _walk(program, program.graph(node.callee), name, rows)
-        elif node.kind == "repeat":  # each copy is its own layer (lm.h.0, lm.h.1, ...), as the summary names them
-            body = program.graph(node.callee)
-            single = program.repeat_body_call(body)
-            body = program.graph(single.callee) if single else body
-            for i in range(node.count):
-                _walk(program, body, f"{name}.{i}", rows)
-
-
-def _place(graph: Graph, node: Node, name: str) -> PlanRow:
-    op = lookup(node.op)
-    annotated, computes = node.precision, node.computes[0] if node.computes else node.precision
-    row = dict(name=name, op=node.op, annotated=str(annotated), where=_where(node))
-
-    def fallback(note: str) -> PlanRow:
-        return PlanRow(tensorrt="-", runs_in="PyTorch", note=note, **row)
-
-    def tensorrt(precision: str, note: str = "") -> PlanRow:
-        return PlanRow(tensorrt=precision, runs_in="TensorRT", note=note, **row)
-
-    if node.op == "dropout":  # identity in eval mode: TensorRT drops it
-        return tensorrt(_tensorrt_name(annotated)[0], "identity at inference")
-    if op.random:
-        return fallback("random sampling stays in PyTorch")
-    if node.op in RECURRENT:
-        return fallback("recurrent layer: agqc keeps it in PyTorch")
-    if op.precision_sensitive and computes != annotated:  # before binary: a batchnorm's scale is never 1-bit
-        return tensorrt(_tensorrt_name(computes)[0], "precision-sensitive: kept at " + str(computes))
-    call = OpCall([graph.type_of(r) for r in node.inputs], dict(node.args), list(node.outputs))
-    if annotated.name == "binary" and op.params(call) > 0:
-        return fallback("TensorRT has no 1-bit weights")
-    precision, note = _tensorrt_name(annotated)
-    return tensorrt(precision, note)
-
-
-def _tensorrt_name(p) -> tuple[str, str]:
-    """The TensorRT precision for an annotation, and a note where it is not the same thing."""
-    if p.name == "fp8":
-        if "e5m2" in p.options:  # 1 sign, 5 exponent, 2 mantissa bits: the top byte of an fp16, so exact in fp16
-            return "fp16", "TensorRT's fp8 is e4m3; e5m2 values are exact in fp16"
-        return "fp8", "needs an fp8 GPU (compute capability 8.9+)"
-    if p.name == "int4":  # every 4-bit integer is an 8-bit integer
-        return "int8", "int4 values widened to int8"
-    if p.name == "binary":
-        return "fp32", "no weights: runs at fp32"
-    return p.name, ""
+def _row(name: str, node: Node) -> PlanRow:
+    placement = node.facts.placement
+    assert placement is not None
+    return PlanRow(name, node.op, str(node.precision), placement.precision, str(placement.runtime), _where(node),
+                   placement.note)
 
 
 def _where(node: Node) -> str:
@@ -120,9 +73,9 @@ def plan_text(rows: list[PlanRow], title: str) -> str:
 
 
 def plan_summary(rows: list[PlanRow]) -> str:
-    inside = Counter(r.tensorrt for r in rows if r.runs_in == "TensorRT")
-    outside = [r for r in rows if r.runs_in == "PyTorch"]
-    by = ", ".join(f"{p} {inside[p]}" for p in ORDER if inside[p])
+    inside = Counter(r.tensorrt for r in rows if r.runs_in == Runtime.TENSORRT)
+    outside = [r for r in rows if r.runs_in == Runtime.PYTORCH]
+    by = ", ".join(f"{p} {inside[p]}" for p in PRECISIONS if inside[p])  # widest first, the same every run
     return (f"{sum(inside.values())} node{'s' if sum(inside.values()) != 1 else ''} in TensorRT"
             f"{f' ({by})' if by else ''}, {len(outside)} fallback{'s' if len(outside) != 1 else ''} to PyTorch")
 
@@ -131,7 +84,17 @@ def enabled_precisions(rows: list[PlanRow]) -> set:
     import torch
     dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8,
               "fp8": getattr(torch, "float8_e4m3fn", None)}
-    return {torch.float32} | {dtypes[r.tensorrt] for r in rows if r.runs_in == "TensorRT" and dtypes.get(r.tensorrt)}
+    inside = {r.tensorrt for r in rows if r.runs_in == Runtime.TENSORRT}
+    return {torch.float32} | {dtypes[p] for p in inside if dtypes.get(p)}
+
+
+def _aten(name: str):
+    """``aten.lstm.input`` -> ``torch.ops.aten.lstm.input``."""
+    import torch
+    target = torch.ops
+    for part in name.split("."):
+        target = getattr(target, part)
+    return target
 
 
 def missing() -> list[str]:
@@ -147,21 +110,21 @@ def missing() -> list[str]:
     return problems
 
 
-def compile_tensorrt(module, args: tuple, rows: list[PlanRow], out: Path) -> None:
-    """Compile with torch-tensorrt's dynamo path and save the result (an ExportedProgram) to ``out``."""
-    import torch
+def compile_tensorrt(module, args: tuple, rows: list[PlanRow]) -> bytes:
+    """Compile with torch-tensorrt's dynamo path; the saved result (an ExportedProgram) as bytes."""
+    import tempfile
+
     import torch_tensorrt
 
-    kept = set()  # ops agqc keeps in PyTorch, so the compiled module matches the dry run's fallbacks
-    ops = {r.op for r in rows if r.runs_in == "PyTorch"}
-    if ops & RECURRENT:
-        kept |= {torch.ops.aten.lstm.input, torch.ops.aten.gru.input, torch.ops.aten.rnn_tanh.input}
-    if ops & {"normal", "reparameterise"}:
-        kept |= {torch.ops.aten.randn.default, torch.ops.aten.randn_like.default}
+    # The aten ops of what agqc keeps in PyTorch, so the compiled module matches the dry run's fallbacks.
+    names = {aten for r in rows if r.runs_in == Runtime.PYTORCH for aten in lookup(r.op).aten}
+    kept = {_aten(name) for name in sorted(names)}
     module = module.cuda().eval()
     args = tuple(a.cuda() for a in args)
     compiled = torch_tensorrt.compile(module, ir="dynamo", inputs=list(args),
                                       enabled_precisions=enabled_precisions(rows),
                                       torch_executed_ops=kept, min_block_size=1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch_tensorrt.save(compiled, str(out), inputs=list(args))
+    with tempfile.TemporaryDirectory() as tmp:  # torch-tensorrt saves to a path; the CLI writes atomically
+        path = Path(tmp) / "program.trt.ep"
+        torch_tensorrt.save(compiled, str(path), inputs=list(args))
+        return path.read_bytes()

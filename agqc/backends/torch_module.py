@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from ..ir import Graph, Program
-from ..types import dim_eval
+from ..ir import Program
+from ..types import TensorType, dim_eval
 from .torch_source import emit_source
 
 DEFAULT_SIZE = 2  # what a symbolic size (B, T) becomes in example inputs
@@ -38,12 +38,12 @@ def build_module(program: Program, source: str | None = None, device: str | None
         return model_class()
 
 
-def example_inputs(graph: Graph, sizes: dict[str, int] | None = None, seed: int = 0) -> tuple:
-    """Random inputs that fit a graph's input types; symbolic sizes default to 2."""
+def example_inputs(types: list[TensorType], sizes: dict[str, int] | None = None, seed: int = 0) -> tuple:
+    """Random inputs of these types (a graph's inputs, say); symbolic sizes default to 2."""
     sizes = dict(sizes or {})
     gen = torch.Generator().manual_seed(seed)
     out = []
-    for t in graph.input_types():
+    for t in types:
         shape = [dim_eval(d, _defaults(d, sizes)) for d in t.shape]
         if t.dtype == "int":
             out.append(torch.randint(0, 2, shape, generator=gen))

@@ -7,7 +7,8 @@ are ``.agq`` blocks built from it (see ``agqc/stdlib``).  Layouts: merged
 """
 from __future__ import annotations
 
-from ..types import TensorType, dim_eval, dim_mul, is_known
+from ..errorcodes import Code
+from ..types import Dim, TensorType, dim_add, dim_mul, is_known
 from .registry import Arg, OpCall, OpDef, ShapeError, declare, module_lowering
 from .shapes import known, need_rank
 
@@ -19,7 +20,7 @@ def _per_head(t: TensorType, heads: int, what: str, index: int, arg: str) -> int
     if features % heads:  # reported at the `heads=` (or `kv_heads=`) that does not fit
         raise ShapeError(f"attention: {what} features {features} do not split into {heads} heads",
                          expected=f"a multiple of {heads} features", found=str(t), input_index=index,
-                         code="bad-heads", arg=arg)
+                         code=Code.BAD_HEADS, arg=arg)
     return features // heads
 
 
@@ -29,7 +30,7 @@ def _split_layout(c: OpCall):
     heads = c.args["heads"]
     if heads is None:
         raise ShapeError("attention on [B, T, features] tensors needs `heads=`; on [B, H, T, d] it needs none",
-                         code="missing-arg")
+                         code=Code.MISSING_ARG)
     kv_heads = c.args["kv_heads"] or heads
     for i, t in ((1, k), (2, v)):
         need_rank(t, (3,), "attention's key and value (like the query)", i)
@@ -45,10 +46,10 @@ def _heads_layout(c: OpCall):
         need_rank(t, (4,), "attention's key and value (like the query)", i)
     if c.args["heads"] not in (None, q.shape[1]):
         raise ShapeError(f"attention: heads={c.args['heads']} but the query already has {q.shape[1]} heads",
-                         found=str(q), code="bad-heads", arg="heads")
+                         found=str(q), code=Code.BAD_HEADS, arg="heads")
     if c.args["kv_heads"] not in (None, k.shape[1]):
         raise ShapeError(f"attention: kv_heads={c.args['kv_heads']} but the key already has {k.shape[1]} heads",
-                         found=str(k), input_index=1, code="bad-heads", arg="kv_heads")
+                         found=str(k), input_index=1, code=Code.BAD_HEADS, arg="kv_heads")
     if k.shape[1] != v.shape[1]:
         raise ShapeError("attention: key and value need the same number of heads", expected=str(k), found=str(v),
                          input_index=2)
@@ -64,7 +65,7 @@ def _attention_infer(c: OpCall):
                          expected=f"keys with {dq} features per head", found=str(k), input_index=1)
     if is_known(H) and is_known(Hkv) and H % Hkv:
         raise ShapeError(f"attention: {H} query heads cannot share {Hkv} key/value heads",
-                         expected=f"key/value heads dividing {H}", found=str(k), input_index=1, code="bad-heads",
+                         expected=f"key/value heads dividing {H}", found=str(k), input_index=1, code=Code.BAD_HEADS,
                          arg="kv_heads")
     if (k.shape[0], k.shape[-2 if k.rank == 4 else 1]) != (v.shape[0], v.shape[-2 if v.rank == 4 else 1]) or \
             k.shape[0] != B:
@@ -80,7 +81,7 @@ def _check_mask(c: OpCall, B, S) -> None:
     if mask is not None and mask.dtype != "int":  # a float mask (0 / -inf) would be read the other way round
         raise ShapeError("attention: the key-padding mask holds integers, nonzero for a real key and 0 for padding",
                          expected=f"int[{B}, {S}]", found=str(mask), input_index=c.args["mask"], arg="mask",
-                         code="dtype-mismatch")
+                         code=Code.DTYPE_MISMATCH)
     if mask is not None and mask.shape != (B, S):
         raise ShapeError("attention: the key-padding mask must be [batch, keys]", expected=f"int[{B}, {S}]",
                          found=str(mask), input_index=c.args["mask"], arg="mask")
@@ -95,11 +96,11 @@ def _check_bias(c: OpCall, B, H, T, S) -> None:
                          expected=f"[{B}, {H}, {T}, {S}]", found=str(bias), input_index=c.args["bias"], arg="bias")
 
 
-def _attention_macs(c: OpCall) -> int:
+def _attention_macs(c: OpCall) -> Dim:
     q, k, v = c.inputs[:3]
     scores = dim_mul(*q.shape[:-1], k.shape[-2 if k.rank == 4 else 1], q.shape[-1])
     mix = dim_mul(*c.out.shape[:-1], k.shape[-2 if k.rank == 4 else 1], c.out.shape[-1])
-    return dim_eval(scores, {}) + dim_eval(mix, {})
+    return dim_add(scores, mix)  # both grow with queries x keys: T*T for self-attention
 
 
 def _attention_lower(e):
@@ -140,7 +141,7 @@ def _split_heads_infer(c: OpCall):
     features = known(c.x.shape[-1], "split_heads' features", c.x)
     if features % heads:
         raise ShapeError(f"split_heads: {features} features do not split into {heads} heads",
-                         expected=f"a multiple of {heads} features", found=str(c.x), code="bad-heads", arg="heads")
+                         expected=f"a multiple of {heads} features", found=str(c.x), code=Code.BAD_HEADS, arg="heads")
     return [TensorType((c.x.shape[0], heads, c.x.shape[1], features // heads))]
 
 
@@ -173,7 +174,7 @@ def _even_last(name: str, rank: int, pattern: str):
         d = c.x.shape[-1]
         if is_known(d) and d % 2:
             raise ShapeError(f"{name} pairs up features, so it needs an even number of them, found {d}",
-                             expected=pattern, found=str(c.x), code="bad-value")
+                             expected=pattern, found=str(c.x), code=Code.BAD_VALUE)
         return [c.x]
     return infer
 
@@ -201,7 +202,7 @@ def _learned_infer(c: OpCall):
     T, most = c.x.shape[1], c.args["max_len"]
     if is_known(T) and T > most:
         raise ShapeError(f"learned_positions has {most} positions but the sequence is {T} long", found=str(c.x),
-                         code="bad-value", arg="max_len")
+                         code=Code.BAD_VALUE, arg="max_len")
     return [c.x]
 
 

@@ -4,8 +4,9 @@ Each lowers to one expression in ``forward``; none owns an nn.Module.
 """
 from __future__ import annotations
 
+from ..errorcodes import Code
 from ..types import Dim, TensorType, dim_add, dim_mul, format_dims
-from .registry import Arg, OpCall, OpDef, ShapeError, Sym, declare
+from .registry import Arg, Draw, OpCall, OpDef, ShapeError, Sym, declare
 from .shapes import broadcast, conv_out, known, need_rank, positive
 
 
@@ -40,7 +41,7 @@ def _softmax_infer(c: OpCall):
     dim = c.args["dim"]
     if not -c.x.rank <= dim < c.x.rank:
         raise ShapeError(f"softmax dim {dim} is out of range for rank {c.x.rank}", found=str(c.x),
-                         code="bad-value")
+                         code=Code.BAD_VALUE)
     return [c.x]
 
 
@@ -64,7 +65,7 @@ def _pool(kind: str, spatial: int):
         positive(stride, "stride")
         if a["padding"] * 2 > a["kernel"]:
             raise ShapeError(f"{name}: padding {a['padding']} is more than half the kernel {a['kernel']}",
-                             code="bad-value")
+                             code=Code.BAD_VALUE)
         sizes = tuple(conv_out(known(d, f"{name}'s spatial size", c.x), a["kernel"], stride, a["padding"], 1,
                                name, c.x) for d in c.x.shape[2:])
         return [TensorType(c.x.shape[:2] + sizes)]
@@ -127,7 +128,7 @@ def _reshape_infer(c: OpCall):
     dims = _dims_value(c.args["dims"])
     if not dims:
         raise ShapeError("reshape needs the new sizes after dimension 0, e.g. reshape(128, 7, 7)",
-                         code="missing-arg")
+                         code=Code.MISSING_ARG)
     for d in dims:
         if isinstance(d, int):
             positive(d, "a reshape size")
@@ -153,7 +154,7 @@ def _concat_infer(c: OpCall):
     first, dim = c.inputs[0], c.args["dim"]
     if not -first.rank <= dim < first.rank:
         raise ShapeError(f"concat dim {dim} is out of range for rank {first.rank}", found=str(first),
-                         code="bad-value")
+                         code=Code.BAD_VALUE)
     axis = dim % first.rank
     for i, t in enumerate(c.inputs[1:], start=1):
         if t.rank != first.rank:
@@ -174,7 +175,7 @@ declare(OpDef(
     "concat", "join tensors along one dimension", -1, (Arg("dim", "int", -1),), _concat_infer,
     params=lambda c: 0, macs=lambda c: 0,
     lower=lambda e: (None, f"torch.cat([{', '.join(e.inputs)}], dim={e.call.args['dim']})"),
-    label=lambda c: "concat", draw="merge",
+    label=lambda c: "concat", draw=Draw.MERGE,
 ))
 
 
@@ -182,7 +183,8 @@ def _binary(name: str, symbol: str, summary: str, glyph: str = ""):
     declare(OpDef(
         name, summary, 2, (), lambda c: [TensorType(broadcast(c.inputs[0], c.inputs[1], name))],
         params=lambda c: 0, macs=lambda c: 0,
-        lower=lambda e: (None, f"{e.inputs[0]} {symbol} {e.inputs[1]}"), label=lambda c: glyph or symbol, draw="merge",
+        lower=lambda e: (None, f"{e.inputs[0]} {symbol} {e.inputs[1]}"), label=lambda c: glyph or symbol,
+        draw=Draw.MERGE,
     ))
 
 
@@ -194,7 +196,7 @@ _binary("mul", "*", "element-wise product (gating, conditioning)", glyph="\u00d7
 def _normal_infer(c: OpCall):
     dims = _dims_value(c.args["dims"])
     if not dims:
-        raise ShapeError("normal needs the sizes of the noise, e.g. normal(B, 100)", code="missing-arg")
+        raise ShapeError("normal needs the sizes of the noise, e.g. normal(B, 100)", code=Code.MISSING_ARG)
     for d in dims:
         if isinstance(d, int):
             positive(d, "a noise size")
@@ -209,7 +211,7 @@ def _normal_lower(e):
 declare(OpDef(
     "normal", "standard normal noise of the given shape (a GAN's latent input)", 0,
     (Arg("dims", "dim", variadic=True),), _normal_infer, params=lambda c: 0, macs=lambda c: 0,
-    lower=_normal_lower, label=lambda c: "noise ~ N(0, 1)", random=True, draw="noise",
+    lower=_normal_lower, label=lambda c: "noise ~ N(0, 1)", random=True, draw=Draw.NOISE, aten=("aten.randn.default",),
 ))
 
 
@@ -225,5 +227,6 @@ declare(OpDef(
     "reparameterise", "z = mu + exp(logvar / 2) * eps, eps ~ N(0, 1) (Kingma & Welling 2013)", 2, (),
     _reparam_infer, params=lambda c: 0, macs=lambda c: 0,
     lower=lambda e: (None, f"{e.inputs[0]} + torch.exp(0.5 * {e.inputs[1]}) * torch.randn_like({e.inputs[0]})"),
-    label=lambda c: "sample \u03bc + \u03c3\u00b7\u03b5\n\u03b5 ~ N(0, 1)", random=True, draw="sample",
+    label=lambda c: "sample \u03bc + \u03c3\u00b7\u03b5\n\u03b5 ~ N(0, 1)", random=True, draw=Draw.SAMPLE,
+    aten=("aten.randn_like.default",),
 ))

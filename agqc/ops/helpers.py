@@ -11,21 +11,25 @@ HELPERS: dict[str, str] = {}
 
 HELPERS["attention"] = '''
 def attention(q, k, v, heads=None, kv_heads=None, causal=False, mask=None, bias=None, dropout=0.0):
-    """softmax(q k^T / sqrt(d) + bias) v per head, by F.scaled_dot_product_attention.
+    """softmax(q k^T / sqrt(head_dim) + bias) v per head, by F.scaled_dot_product_attention.
 
-    q: [B, T, heads*d] and k, v: [B, S, kv_heads*d] (split into heads here and merged
-    again on the way out), or q: [B, H, T, d] and k, v: [B, Hkv, S, d] as they are.
-    mask: [B, S], nonzero where a key is real rather than padding.  bias: added to the
-    scores, [B, H, T, S].  Fewer key/value heads than query heads is grouped-query attention.
+    q: [B, T, heads * head_dim] and k, v: [B, S, kv_heads * head_dim] are split into heads
+    here and merged again on the way out; q: [B, heads, T, head_dim] and k, v: [B, kv_heads,
+    S, head_dim] are used as they are.  mask: [B, S], nonzero where a key is real rather
+    than padding.  bias: added to the scores, [B, heads, T, S].  Fewer key/value heads than
+    query heads is grouped-query attention.
     """
     merged = q.dim() == 3
     if merged:
-        q = q.unflatten(-1, (heads, -1)).transpose(1, 2)
-        k = k.unflatten(-1, (kv_heads or heads, -1)).transpose(1, 2)
-        v = v.unflatten(-1, (kv_heads or heads, -1)).transpose(1, 2)
+        B, T, S = q.size(0), q.size(1), k.size(1)
+        kv_heads = kv_heads or heads
+        head_dim = q.size(-1) // heads
+        q = q.view(B, T, heads, head_dim).transpose(1, 2)     # [B, heads, T, head_dim]
+        k = k.view(B, S, kv_heads, head_dim).transpose(1, 2)  # [B, kv_heads, S, head_dim]
+        v = v.view(B, S, kv_heads, -1).transpose(1, 2)        # [B, kv_heads, S, v_head_dim]
     scores_mask = bias
     if mask is not None:
-        keep = mask.bool()[:, None, None, :]
+        keep = mask.bool()[:, None, None, :]  # [B, 1, 1, S]
         scores_mask = keep if scores_mask is None else scores_mask.masked_fill(~keep, float("-inf"))
     if causal and scores_mask is not None:  # SDPA takes is_causal or a mask, not both
         T, S = q.size(-2), k.size(-2)  # query i sees keys 0..i, as SDPA's is_causal does
@@ -34,8 +38,10 @@ def attention(q, k, v, heads=None, kv_heads=None, causal=False, mask=None, bias=
                        else scores_mask.masked_fill(future, float("-inf")))
         causal = False
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=scores_mask, dropout_p=dropout, is_causal=causal,
-                                         enable_gqa=q.size(1) != k.size(1))
-    return out.transpose(1, 2).flatten(2) if merged else out
+                                         enable_gqa=q.size(1) != k.size(1))  # [B, heads, T, v_head_dim]
+    if not merged:
+        return out
+    return out.transpose(1, 2).reshape(B, T, -1)  # [B, T, heads * v_head_dim]
 '''
 
 HELPERS["rotary"] = '''
@@ -69,10 +75,4 @@ def sequence_and_last(result):
     outputs, state = result
     hidden = state[0] if isinstance(state, tuple) else state  # an LSTM's state is (h, c)
     return outputs, hidden[-1]
-'''
-
-HELPERS["tied_weight"] = '''
-def tied_weight(layer):
-    """The table a tied layer shares: as the owner uses it (quantised, or unpacked once deployed)."""
-    return layer_weight(layer) if hasattr(layer, "weight_axis") else layer.weight
 '''

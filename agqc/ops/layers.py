@@ -5,8 +5,9 @@ parameter and MAC counts, torch lowering, drawing label.
 """
 from __future__ import annotations
 
+from ..errorcodes import Code
 from ..types import TensorType, dim_mul
-from .registry import Arg, OpCall, OpDef, ShapeError, declare, module_lowering
+from .registry import Arg, OpCall, OpDef, ShapeError, TensorRT, declare, module_lowering
 from .shapes import conv_out, conv_transpose_out, known, need_rank, positive
 
 _BIAS = Arg("bias", "bool", True)
@@ -35,14 +36,14 @@ def _check_tie(c: OpCall, features: int) -> None:
     target, name = c.refs["tie"], c.args["tie"]
     if target["op"] != "embedding":
         raise ShapeError(f"linear can tie its weight to an embedding, but `{name}` is a {target['op']}",
-                         code="bad-tie", arg="tie")
+                         code=Code.BAD_TIE, arg="tie")
     num, dim = target["args"]["num"], target["args"]["dim"]
     if (num, dim) != (c.args["out"], features):
         raise ShapeError(f"linear tied to `{name}` needs its table to be [out, in] = [{c.args['out']}, {features}]",
                          expected=f"embedding({c.args['out']}, {features})", found=f"embedding({num}, {dim})",
-                         code="bad-tie", arg="tie", input_index=None)
+                         code=Code.BAD_TIE, arg="tie", input_index=None)
     if c.args["bias"]:
-        raise ShapeError("a tied linear layer has only the shared weight: add `bias=false`", code="bad-tie",
+        raise ShapeError("a tied linear layer has only the shared weight: add `bias=false`", code=Code.BAD_TIE,
                          arg="tie")
 
 
@@ -50,7 +51,10 @@ def _check_tie(c: OpCall, features: int) -> None:
 def _linear_lower(e):
     c = e.call
     if c.args["tie"] is not None:  # no module of its own: the embedding's weight, used transposed
-        return None, f"F.linear({e.inputs[0]}, tied_weight(self.{c.args['tie']}))"
+        owner = (c.refs.get("tie") or {}).get("precision")  # a quantised table is used as the owner uses it
+        weight = f"self.{c.args['tie']}"
+        weight = f"layer_weight({weight})" if owner is not None and owner.quantized else f"{weight}.weight"
+        return None, f"F.linear({e.inputs[0]}, {weight})"
     bias = "" if c.args["bias"] else ", bias=False"
     return (f"{e.module_class('Linear')}({c.x.shape[-1]}, {c.args['out']}{bias}{e.dtype_kw()}{e.quant_kw()})",
             f"{e.attr}({e.inputs[0]})")
@@ -68,7 +72,7 @@ declare(OpDef(
     macs=lambda c: dim_mul(*c.x.shape[:-1], c.x.shape[-1], c.args["out"]),
     lower=_linear_lower, module_if=lambda a: a.get("tie") is None,
     quantized_params=lambda c: 0 if c.args["tie"] is not None else c.x.shape[-1] * c.args["out"],
-    helpers=lambda args: ("tied_weight",) if args.get("tie") else (),
+    channels=lambda c: c.args["out"],
     label=lambda c: f"linear {c.args['out']}" + (f" (tied to {c.args['tie']})" if c.args["tie"] else ""),
 ))
 
@@ -90,7 +94,7 @@ def _conv_infer(spatial: int, name: str):
             positive(a[key], key)
         if channels % a["groups"] or a["out"] % a["groups"]:
             raise ShapeError(f"{name}: channels {channels} and out {a['out']} must divide by groups {a['groups']}",
-                             found=str(c.x), code="bad-value")
+                             found=str(c.x), code=Code.BAD_VALUE)
         sizes = tuple(conv_out(known(d, f"{name}'s spatial size", c.x), a["kernel"], a["stride"],
                                a["padding"], a["dilation"], name, c.x) for d in c.x.shape[2:])
         return [TensorType((c.x.shape[0], a["out"]) + sizes)]
@@ -131,6 +135,7 @@ for _spatial in (1, 2):
         1, _conv_args(), _conv_infer(_spatial, f"conv{_spatial}d"),
         params=lambda c, s=_spatial: _conv_params(c, s),
         quantized_params=lambda c, s=_spatial: _conv_params(c, s) - (c.args["out"] if c.args["bias"] else 0),
+        channels=lambda c: c.args["out"],
         macs=lambda c, s=_spatial: dim_mul(c.out.shape[0], *c.out.shape[1:],
                                            c.x.shape[1] // c.args["groups"], c.args["kernel"] ** s),
         lower=_conv_lower(f"Conv{_spatial}d"), label=lambda c, s=_spatial: f"conv{s}d " + _conv_label(c),
@@ -146,7 +151,7 @@ def _conv_t_infer(c: OpCall):
     sizes = tuple(conv_transpose_out(known(d, "conv_transpose2d's spatial size", c.x), a["kernel"], a["stride"],
                                      a["padding"], a["output_padding"], a["dilation"]) for d in c.x.shape[2:])
     if min(sizes) < 1:
-        raise ShapeError("conv_transpose2d: the output would be empty", found=str(c.x), code="bad-value")
+        raise ShapeError("conv_transpose2d: the output would be empty", found=str(c.x), code=Code.BAD_VALUE)
     return [TensorType((c.x.shape[0], a["out"]) + sizes)]
 
 
@@ -155,6 +160,7 @@ declare(OpDef(
     1, _conv_args(transpose=True), _conv_t_infer,
     params=lambda c: _conv_params(c, 2),
     quantized_params=lambda c: _conv_params(c, 2) - (c.args["out"] if c.args["bias"] else 0),
+    channels=lambda c: c.args["out"],
     macs=lambda c: dim_mul(*c.x.shape, c.args["out"], c.args["kernel"] ** 2),
     lower=_conv_lower("ConvTranspose2d", transpose=True),
     label=lambda c: "conv_transpose2d " + _conv_label(c),
@@ -246,6 +252,7 @@ declare(OpDef(
     1, (_positive("num"), _positive("dim")), _embedding_infer,
     params=lambda c: c.args["num"] * c.args["dim"], macs=lambda c: 0,
     quantized_params=lambda c: c.args["num"] * c.args["dim"], lower=_embedding_lower,
+    channels=lambda c: c.args["num"],  # one scale per table row
     label=lambda c: f"embedding {c.args['num']}x{c.args['dim']}",
     input_dtype="int",
 ))
@@ -265,4 +272,5 @@ declare(OpDef(
     1, (Arg("p", "float", 0.5, valid=lambda p: 0 <= p < 1, valid_text="a probability in [0, 1)"),),
     _dropout_infer, params=lambda c: 0, macs=lambda c: 0,
     lower=_dropout_lower, label=lambda c: f"dropout {c.args['p']}", random=True,
+    tensorrt=TensorRT.IDENTITY,
 ))

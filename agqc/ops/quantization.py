@@ -20,16 +20,6 @@ from __future__ import annotations
 
 from .helpers import HELPERS
 
-LOW_BIT = ("fp8", "int8", "int4", "binary")
-
-
-def quantized(node) -> bool:
-    """Whether an IR node is a layer whose weight is stored and used at fp8, int8, int4 or binary."""
-    if node.kind != "op" or node.precision.name not in LOW_BIT:
-        return False
-    from .registry import lookup
-    return lookup(node.op).quantized_params is not None
-
 HELPERS["quantization"] = '''
 def _channel_absmax(w, axis):
     dims = [d for d in range(w.dim()) if d != axis]

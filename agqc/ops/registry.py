@@ -9,8 +9,10 @@ call's arguments to a signature (shared with block calls).  Shape rules raise
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from enum import StrEnum
+from typing import Any, Callable, Mapping
 
+from ..errorcodes import Code
 from ..types import Dim, TensorType
 
 REQUIRED = object()
@@ -79,8 +81,7 @@ class LowerCtx:
 
     @property
     def quantized(self) -> bool:
-        from .quantization import LOW_BIT
-        return self.precision is not None and self.precision.name in LOW_BIT
+        return self.precision is not None and self.precision.quantized
 
     def module_class(self, name: str) -> str:
         """``nn.Linear``, or ``QuantLinear`` (from the generated file) in a low-bit region."""
@@ -90,18 +91,35 @@ class LowerCtx:
         if not self.quantized:
             return ""
         p = self.precision
-        name = "fp8_" + ("e5m2" if "e5m2" in p.options else "e4m3") if p.name == "fp8" else p.name
-        return f', precision="{name}"' + (", activations=True" if "activations" in p.options else "")
+        return f', precision="{p.variant}"' + (", activations=True" if p.activations else "")
 
 
 class ShapeError(Exception):
     """A shape rule's complaint, with the expected and the found shape."""
 
     def __init__(self, message: str, expected: str | None = None, found: str | None = None,
-                 input_index: int | None = 0, code: str = "shape-mismatch", arg: str | None = None):
+                 input_index: int | None = 0, code: Code = Code.SHAPE_MISMATCH, arg: str | None = None):
         super().__init__(message)
         self.message, self.expected, self.found = message, expected, found
         self.input_index, self.code, self.arg = input_index, code, arg
+
+
+class Draw(StrEnum):
+    """How a drawing shows an op."""
+
+    BOX = "box"
+    MERGE = "merge"  # a small circle: +, ×, concat
+    NOISE = "noise"  # random input
+    SAMPLE = "sample"  # reparameterised sampling
+
+
+class TensorRT(StrEnum):
+    """Where ``agqc lower --target tensorrt`` runs an op."""
+
+    NATIVE = "native"  # in TensorRT, at the precision annotated (or kept, for precision-sensitive ops)
+    IDENTITY = "identity"  # dropped: the op is the identity at inference
+    RECURRENT = "recurrent"  # kept in PyTorch: agqc does not hand recurrent layers to TensorRT
+    RANDOM = "random"  # kept in PyTorch: random sampling
 
 
 @dataclass(frozen=True)
@@ -118,11 +136,28 @@ class OpDef:
     input_dtype: str = "float"  # float | int | any
     precision_sensitive: bool = False
     random: bool = False
-    draw: str = "box"  # how drawings show it: box | merge (a small circle) | noise | sample
+    draw: Draw = Draw.BOX
     tensor_args: tuple[str, ...] = ()  # optional tensors given by keyword (attention's mask=, bias=)
     helpers: Any = ()  # names in ``ops.helpers`` the generated source needs, or a function of the call's args
     module_if: Callable[[dict], bool] = lambda args: True  # a use without state of its own (a tied linear)
     quantized_params: Callable[[OpCall], int] | None = None  # weights stored low-bit under @int8 etc. (not biases)
+    channels: Callable[[OpCall], int] | None = None  # output channels: one quantisation scale each
+    tensorrt: TensorRT = TensorRT.NATIVE
+    aten: tuple[str, ...] = ()  # the torch.ops.aten overloads it lowers to, where TensorRT must leave them alone
+
+    def __post_init__(self) -> None:
+        if (self.quantized_params is None) != (self.channels is None):
+            raise ValueError(f"op {self.name}: a quantised layer declares both its weights and its channels")
+        if self.random and self.tensorrt is TensorRT.NATIVE:
+            object.__setattr__(self, "tensorrt", TensorRT.RANDOM)
+
+    def helpers_for(self, args: Mapping[str, Any]) -> tuple[str, ...]:
+        """The names in ``ops.helpers.HELPERS`` that a use of this op with these arguments calls."""
+        return tuple(self.helpers(args) if callable(self.helpers) else self.helpers)
+
+    def tied_layers(self, args: Mapping[str, Any]) -> tuple[str, ...]:
+        """The earlier layers whose weights this use shares (its ``node`` arguments that are set)."""
+        return tuple(args[a.name] for a in self.args if a.kind == "node" and args.get(a.name))
 
     @property
     def has_module(self) -> bool:
@@ -131,6 +166,7 @@ class OpDef:
 
 
 REGISTRY: dict[str, OpDef] = {}
+_loaded = False
 
 
 def declare(op: OpDef) -> OpDef:
@@ -140,9 +176,12 @@ def declare(op: OpDef) -> OpDef:
     return op
 
 
-def module_lowering(fn):
+Lowering = Callable[[LowerCtx], tuple[str | None, str]]
+
+
+def module_lowering(fn: Lowering) -> Lowering:
     """Marks a lowering whose first result is an nn.Module constructor."""
-    fn.module = True
+    fn.module = True  # type: ignore[attr-defined]
     return fn
 
 
@@ -157,14 +196,16 @@ def all_ops() -> dict[str, OpDef]:
 
 
 def _load() -> None:
-    if not REGISTRY:
+    global _loaded
+    if not _loaded:  # a flag, not "is REGISTRY empty": a test may declare a toy op before the first lookup
+        _loaded = True
         from . import attention, functional, layers, sequence  # noqa: F401  (each module declares its ops)
 
 
 # ---- argument binding, shared by ops and blocks ----------------------------
 @dataclass
 class BindProblem:
-    code: str
+    code: Code
     message: str
     index: int | None = None  # positional index, or None
     kwarg: str | None = None
@@ -203,11 +244,13 @@ def describe(value: Any) -> str:
     return f"`{value}`"
 
 
-def bind_args(sig: tuple[Arg, ...], positional: list, kwargs: dict[str, Any]):
+def bind_args(sig: tuple[Arg, ...], positional: list[Any], kwargs: dict[str, Any]
+              ) -> tuple[dict[str, Any], list[BindProblem]]:
     """Match values to a signature: (bound dict, problems list)."""
     from ..diagnostics import did_you_mean
 
-    bound, problems = {}, []
+    bound: dict[str, Any] = {}
+    problems: list[BindProblem] = []
     fixed = [a for a in sig if not a.variadic and not a.keyword]
     variadic = next((a for a in sig if a.variadic), None)
     for i, value in enumerate(positional):
@@ -216,25 +259,25 @@ def bind_args(sig: tuple[Arg, ...], positional: list, kwargs: dict[str, Any]):
         elif variadic is not None:
             bound.setdefault(variadic.name, []).append(value)
         else:
-            names = ", ".join(a.name for a in fixed)
-            allowed = f"at most {len(fixed)} ({names})" if fixed else "none"
-            problems.append(BindProblem("too-many-args",
+            listed = ", ".join(a.name for a in fixed)
+            allowed = f"at most {len(fixed)} ({listed})" if fixed else "none"
+            problems.append(BindProblem(Code.TOO_MANY_ARGS,
                                         f"too many arguments: takes {allowed} besides its input tensors, "
                                         f"got {len(positional)}", index=i))
             break
     names = {a.name for a in sig}
     for key, value in kwargs.items():
         if key not in names:
-            problems.append(BindProblem("unknown-arg", f"no argument named `{key}`", kwarg=key,
+            problems.append(BindProblem(Code.UNKNOWN_ARG, f"no argument named `{key}`", kwarg=key,
                                         note=did_you_mean(key, names)))
         elif key in bound:
-            problems.append(BindProblem("duplicate-name", f"argument `{key}` given twice", kwarg=key))
+            problems.append(BindProblem(Code.DUPLICATE_NAME, f"argument `{key}` given twice", kwarg=key))
         else:
             bound[key] = value
     for a in sig:
         if a.name not in bound:
             if a.required:
-                problems.append(BindProblem("missing-arg", f"missing required argument `{a.name}`"))
+                problems.append(BindProblem(Code.MISSING_ARG, f"missing required argument `{a.name}`"))
             else:
                 bound[a.name] = [] if a.variadic else a.default
     for idx, a in enumerate(sig):  # a variadic argument always comes last
@@ -245,11 +288,11 @@ def bind_args(sig: tuple[Arg, ...], positional: list, kwargs: dict[str, Any]):
             if not (v is a.default or kind_ok(a.kind, v)):
                 problems.append(_type_problem(a, v, idx + j, kwargs))
             elif a.valid is not None and v is not a.default and not a.valid(v):
-                problems.append(BindProblem("bad-value", f"`{a.name}` must be {a.valid_text}, got {describe(v)}",
+                problems.append(BindProblem(Code.BAD_VALUE, f"`{a.name}` must be {a.valid_text}, got {describe(v)}",
                                             index=None if a.name in kwargs else idx + j,
                                             kwarg=a.name if a.name in kwargs else None))
             elif a.choices and v not in a.choices and v is not a.default:
-                problems.append(BindProblem("bad-value", f"`{a.name}` must be one of "
+                problems.append(BindProblem(Code.BAD_VALUE, f"`{a.name}` must be one of "
                                             + ", ".join(describe(c) for c in a.choices)
                                             + f"; got {describe(v)}",
                                             index=None if a.name in kwargs else idx,
@@ -257,8 +300,8 @@ def bind_args(sig: tuple[Arg, ...], positional: list, kwargs: dict[str, Any]):
     return bound, problems
 
 
-def _type_problem(a: Arg, v, idx: int, kwargs) -> BindProblem:
-    code = "symbolic-dim" if isinstance(v, Sym) and a.kind in ("int", "int?") else "arg-type"
+def _type_problem(a: Arg, v: Any, idx: int, kwargs: Mapping[str, Any]) -> BindProblem:
+    code = Code.SYMBOLIC_DIM if isinstance(v, Sym) and a.kind in ("int", "int?") else Code.ARG_TYPE
     return BindProblem(code, f"`{a.name}` expects {KIND_WORDS.get(a.kind, a.kind)}, found {describe(v)}",
                        index=None if a.name in kwargs else idx,
                        kwarg=a.name if a.name in kwargs else None)

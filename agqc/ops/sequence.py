@@ -6,8 +6,9 @@ output ``[B, T, hidden]`` and the last layer's final state ``[B, hidden]``.
 """
 from __future__ import annotations
 
-from ..types import TensorType, dim_add, dim_eval, dim_mul, is_known
-from .registry import Arg, OpCall, OpDef, ShapeError, declare, module_lowering
+from ..errorcodes import Code
+from ..types import Dim, TensorType, dim_add, dim_mul, is_known
+from .registry import Arg, OpCall, OpDef, ShapeError, TensorRT, declare, module_lowering
 from .shapes import known, need_rank
 
 _AT_LEAST_1 = dict(valid=lambda v: v >= 1, valid_text="at least 1")
@@ -23,7 +24,7 @@ def _recurrent_infer(name: str):
             if c.x.rank == 4 and c.x.shape[1] == 1 and all(map(is_known, c.x.shape[2:])):  # one channel: rows
                 hint = f" (an image's rows as steps: `reshape({c.x.shape[2]}, {c.x.shape[3]})` first)"
             raise ShapeError(f"{name} reads sequences [batch, steps, features], found {what}",
-                             expected="[B, T, F]" + hint, found=str(c.x), code="shape-mismatch")
+                             expected="[B, T, F]" + hint, found=str(c.x), code=Code.SHAPE_MISMATCH)
         known(c.x.shape[-1], f"{name}'s input features", c.x)
         B, T = c.x.shape[:2]
         return [TensorType((B, T, c.args["hidden"])), TensorType((B, c.args["hidden"]))]
@@ -39,10 +40,10 @@ def _recurrent_params(name: str):
 
 
 def _recurrent_macs(name: str):
-    def macs(c: OpCall) -> int:
+    def macs(c: OpCall) -> Dim:
         gates, hidden, features = GATES[name], c.args["hidden"], c.x.shape[-1]
         per_step = gates * hidden * (features + hidden) + (c.args["layers"] - 1) * gates * 2 * hidden * hidden
-        return dim_eval(dim_mul(*c.x.shape[:2]), {}) * per_step
+        return dim_mul(*c.x.shape[:2], per_step)
     return macs
 
 
@@ -64,7 +65,8 @@ for _name, _cls, _what in (("rnn", "RNN", "Elman recurrent layer (tanh)"), ("gru
         _recurrent_infer(_name), params=_recurrent_params(_name), macs=_recurrent_macs(_name),
         lower=_recurrent_lower(_cls), label=lambda c, n=_name: f"{n} {c.args['hidden']}"
         + (f" \u00d7{c.args['layers']} layers" if c.args["layers"] > 1 else ""),
-        helpers=("sequence_and_last",),
+        helpers=("sequence_and_last",), tensorrt=TensorRT.RECURRENT,
+        aten=(f"aten.{'rnn_tanh' if _name == 'rnn' else _name}.input",),
     ))
 
 
@@ -96,7 +98,7 @@ def _patches_infer(c: OpCall):
         side = known(d, "patches' image side", c.x)
         if side % size:
             raise ShapeError(f"patches: an image side of {side} does not split into patches of {size}",
-                             expected=f"sides that are multiples of {size}", found=str(c.x), code="bad-value",
+                             expected=f"sides that are multiples of {size}", found=str(c.x), code=Code.BAD_VALUE,
                              arg="size")
     count = (c.x.shape[2] // size) * (c.x.shape[3] // size)
     return [TensorType((c.x.shape[0], count, c.args["dim"]))]
@@ -114,9 +116,8 @@ declare(OpDef(
     "patches", "patch embedding: [B, C, H, W] -> [B, (H/size)*(W/size), dim], one linear map per size x size patch",
     1, (Arg("size", "int", **_AT_LEAST_1), Arg("dim", "int", **_AT_LEAST_1)), _patches_infer,
     params=lambda c: c.x.shape[1] * c.args["size"] ** 2 * c.args["dim"] + c.args["dim"],
-    quantized_params=lambda c: c.x.shape[1] * c.args["size"] ** 2 * c.args["dim"],
-    macs=lambda c: dim_eval(dim_mul(c.x.shape[0], c.out.shape[1]), {}) * c.x.shape[1] * c.args["size"] ** 2
-    * c.args["dim"],
+    quantized_params=lambda c: c.x.shape[1] * c.args["size"] ** 2 * c.args["dim"], channels=lambda c: c.args["dim"],
+    macs=lambda c: dim_mul(c.x.shape[0], c.out.shape[1], c.x.shape[1] * c.args["size"] ** 2 * c.args["dim"]),
     lower=_patches_lower, label=lambda c: f"patches {c.args['size']}x{c.args['size']} \u2192 {c.args['dim']}",
 ))
 
@@ -125,7 +126,7 @@ declare(OpDef(
 def _axis(c: OpCall, name: str) -> int:
     dim = c.args["dim"]
     if not -c.x.rank <= dim < c.x.rank:
-        raise ShapeError(f"{name} dim {dim} is out of range for rank {c.x.rank}", found=str(c.x), code="bad-value",
+        raise ShapeError(f"{name} dim {dim} is out of range for rank {c.x.rank}", found=str(c.x), code=Code.BAD_VALUE,
                          arg="dim")
     return dim % c.x.rank
 
@@ -133,7 +134,7 @@ def _axis(c: OpCall, name: str) -> int:
 def _split_infer(c: OpCall):
     axis, sizes = _axis(c, "split"), c.args["sizes"]
     if len(sizes) < 2 or any(not isinstance(s, int) or s < 1 for s in sizes):
-        raise ShapeError("split needs two or more positive sizes, e.g. split(x, 128, 64)", code="bad-value")
+        raise ShapeError("split needs two or more positive sizes, e.g. split(x, 128, 64)", code=Code.BAD_VALUE)
     total = known(c.x.shape[axis], f"split's dimension {c.args['dim']}", c.x)
     if total != sum(sizes):
         raise ShapeError(f"split: sizes {' + '.join(map(str, sizes))} = {sum(sizes)} do not add up to "
@@ -155,7 +156,7 @@ def _expand_infer(c: OpCall):
     axis = _axis(c, "expand")
     if c.x.shape[axis] != 1:
         raise ShapeError(f"expand repeats a dimension of size 1, but dimension {c.args['dim']} is "
-                         f"{c.x.shape[axis]}", found=str(c.x), code="bad-value")
+                         f"{c.x.shape[axis]}", found=str(c.x), code=Code.BAD_VALUE)
     return [TensorType(c.x.shape[:axis] + (c.args["size"],) + c.x.shape[axis + 1:], c.x.dtype)]
 
 

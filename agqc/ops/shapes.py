@@ -5,6 +5,7 @@ Each takes tensor types and integers and returns a dimension, or raises
 """
 from __future__ import annotations
 
+from ..errorcodes import Code
 from ..types import Dim, TensorType, format_dims, is_known
 from .registry import ShapeError
 
@@ -25,7 +26,7 @@ def known(d: Dim, what: str, t: TensorType, index: int = 0) -> int:
     """A dimension that must be a number (a layer's width, say)."""
     if not is_known(d):
         raise ShapeError(f"{what} must be a known size, but it is symbolic (`{d}`)",
-                         found=str(t), input_index=index, code="symbolic-dim")
+                         found=str(t), input_index=index, code=Code.SYMBOLIC_DIM)
     return d
 
 
@@ -34,7 +35,7 @@ def conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int, w
     out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
     if out < 1:
         raise ShapeError(f"{what}: kernel {kernel} with padding {padding} does not fit an input of size {size}",
-                         found=str(t), code="bad-value")
+                         found=str(t), code=Code.BAD_VALUE)
     return out
 
 
@@ -62,5 +63,5 @@ def broadcast(a: TensorType, b: TensorType, what: str) -> tuple[Dim, ...]:
 
 def positive(value: int, name: str) -> int:
     if value < 1:
-        raise ShapeError(f"`{name}` must be at least 1, got {value}", code="bad-value", arg=name)
+        raise ShapeError(f"`{name}` must be at least 1, got {value}", code=Code.BAD_VALUE, arg=name)
     return value

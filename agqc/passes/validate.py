@@ -8,7 +8,8 @@ outputs, and has identifier names.
 """
 from __future__ import annotations
 
-from ..ir import Program
+from ..ir import Graph, Node, Program, Ref
+from ..kinds import NodeKind
 
 
 class InternalError(Exception):
@@ -26,7 +27,7 @@ def validate(program: Program) -> None:
             _check_ref(g, ref, f"output of {g.key}", seen)
 
 
-def _check_node(g, node, program: Program, earlier: set[str]) -> None:
+def _check_node(g: Graph, node: Node, program: Program, earlier: set[str]) -> None:
     where = f"{g.key}:{node.name}"
     if not node.name.isidentifier() or (node.module and not node.module.isidentifier()):
         raise InternalError(f"{where}: name is not an identifier")
@@ -34,11 +35,11 @@ def _check_node(g, node, program: Program, earlier: set[str]) -> None:
         raise InternalError(f"{where}: precision missing")
     for ref in node.inputs:
         _check_ref(g, ref, where, earlier)
-    if node.kind in ("call", "repeat") and node.callee not in program.graphs:
+    if node.kind in (NodeKind.CALL, NodeKind.REPEAT) and node.callee not in program.graphs:
         raise InternalError(f"{where}: calls unknown graph {node.callee}")
 
 
-def _check_ref(g, ref, where: str, earlier: set[str]) -> None:
+def _check_ref(g: Graph, ref: Ref, where: str, earlier: set[str]) -> None:
     name, port = ref
     if name not in earlier or port >= len(g.node(name).outputs):
         raise InternalError(f"{where}: reference {name}.{port} is dangling or out of order")

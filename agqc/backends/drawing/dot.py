@@ -7,7 +7,7 @@ boxes do; every edge is written at the top level after all nodes.
 from __future__ import annotations
 
 from . import style
-from .scene import Box, DrawOptions, Scene
+from .scene import Box, DrawOptions, EdgeKind, Scene
 
 
 def quote(text: str) -> str:
@@ -54,6 +54,7 @@ def _box_body(box: Box, options: DrawOptions, indent: str) -> list[str]:
 def _legend(scene: Scene) -> list[str]:
     kinds = {e.kind for e in scene.edges}
     kept = any(i.kept for i in scene.items())
-    label = style.legend_label(scene.precisions(), kept, "skip" in kinds, "link" in kinds, "tie" in kinds)
+    label = style.legend_label(scene.precisions(), kept, EdgeKind.SKIP in kinds, EdgeKind.LINK in kinds,
+                               EdgeKind.TIE in kinds)
     return [f"  legend [{attrs({'shape': 'plaintext', 'label': label, 'fontsize': '9'})}];",
             "  { rank=sink; legend; }"]

@@ -9,20 +9,20 @@ skips, links between networks and tied weights.
 from __future__ import annotations
 
 from ...ir import Graph, Program
-from .scene import MAX_ITEMS, Box, DrawingTooBig, DrawOptions, Edge, End, Item, Scene, GraphBuilder
-
-# ---- the model: networks, the flow between them, inputs and outputs -------------
-READABLE_ITEMS = 40  # the automatic depth keeps a drawing at most this busy (a slide's worth)
+from ...kinds import GraphKind, NodeKind
+from ...policy import MAX_DRAWN_ITEMS, READABLE_ITEMS
+from .scene import Box, BoxKind, DrawingTooBig, DrawOptions, Edge, EdgeKind, End, GraphBuilder, Item, ItemKind, Scene
 
 
 def build_scene(program: Program, options: DrawOptions) -> Scene:
     depth = options.depth if options.depth is not None else auto_depth(program, options)
-    return _ModelBuilder(program, depth, MAX_ITEMS).scene(options)
+    return _ModelBuilder(program, depth, MAX_DRAWN_ITEMS).scene(options)
 
 
 def auto_depth(program: Program, options: DrawOptions) -> int:
     """The deepest level whose drawing has at most ``READABLE_ITEMS`` items (at least 1)."""
-    tops = [block_graph(program, options.block)] if options.block else [program.graph(n.graph) for n in program.networks]
+    tops = ([block_graph(program, options.block)] if options.block
+            else [program.graph(n.graph) for n in program.networks])
     deepest = 1 + max((_nesting(program, g) for g in tops), default=0)
     for depth in range(deepest, 1, -1):
         try:
@@ -37,20 +37,20 @@ def auto_depth(program: Program, options: DrawOptions) -> int:
 def block_graph(program: Program, name: str) -> Graph:
     """The first instantiation of block ``name`` in the program (KeyError when it has none)."""
     for graph in program.graphs.values():
-        if graph.name == name and graph.kind in ("block", "network"):
+        if graph.name == name and graph.kind in (GraphKind.BLOCK, GraphKind.NETWORK):
             return graph
-    used = sorted({g.name for g in program.graphs.values() if g.kind in ("block", "network")})
+    used = sorted({g.name for g in program.graphs.values() if g.kind in (GraphKind.BLOCK, GraphKind.NETWORK)})
     raise KeyError(f"{program.model} uses no block named `{name}`; it uses {', '.join(used)}")
 
 
 def _nesting(program: Program, graph: Graph) -> int:
-    inner = [program.graph(n.callee) for n in graph.nodes() if n.kind in ("call", "repeat")]
+    inner = [program.graph(n.callee) for n in graph.nodes() if n.callee]
     return max((1 + _nesting(program, g) for g in inner), default=0)
 
 
 class _ModelBuilder(GraphBuilder):
     def scene(self, options: DrawOptions, classify: bool = True) -> Scene:
-        root = Box("root", "model", self.program.model)
+        root = Box("root", BoxKind.MODEL, self.program.model)
         if options.block:  # one block alone, as the model instantiates it first
             graph = block_graph(self.program, options.block)
             nets = [(graph.name, graph)]
@@ -76,7 +76,7 @@ class _ModelBuilder(GraphBuilder):
             self.ports[end.id], self.port_types[end.id] = [], end.type
         if self.depth < 1:
             inside = self.precisions_in(graph.key)
-            item = Item(name, "network", graph.name, name=name, params=self.graph_params(graph.key),
+            item = Item(name, ItemKind.NETWORK, graph.name, name=name, params=self.graph_params(graph.key),
                         precision=_main_precision(graph), mixed=inside if len(inside) > 1 else (),
                         shapes=", ".join(map(str, graph.input_types())) + " \u2192 " +
                         ", ".join(map(str, graph.output_types())))
@@ -85,7 +85,7 @@ class _ModelBuilder(GraphBuilder):
             self.net_outputs[name] = [[End(item.id, t)] for t in graph.output_types()]
             return
         title = name if name == graph.name else f"{name}: {graph.name}"
-        box = Box(name, "network", title, params=self.graph_params(graph.key), level=1)
+        box = Box(name, BoxKind.NETWORK, title, params=self.graph_params(graph.key), level=1)
         root.boxes.append(box)
         self.net_outputs[name] = self.expand(graph, name + "/", 1, box, ports)
 
@@ -100,13 +100,13 @@ class _ModelBuilder(GraphBuilder):
         ends: dict[str, list[list[End]]] = {}
         names = _flow_names(flow)
         for node in flow.nodes():
-            if node.kind == "input":
-                item = Item(f"in/{node.name}", "input", node.name)
+            if node.kind == NodeKind.INPUT:
+                item = Item(f"in/{node.name}", ItemKind.INPUT, node.name)
                 root.items.append(item)
                 ends[node.name] = [[End(item.id, node.outputs[0], node.name)]]
                 continue
             ins = [ends[src][port] for src, port in node.inputs]
-            if node.kind == "op":
+            if node.kind == NodeKind.OP:
                 outs = self.op_item(flow, node, "flow/", root, ins)
             else:  # a network call: its inputs flow into the network's ports
                 callee = self.program.graph(node.callee)
@@ -115,7 +115,7 @@ class _ModelBuilder(GraphBuilder):
                     port += [e for e in given if e not in port]
                 outs = self.net_outputs[node.module]
             hints = names[node.name]
-            if node.kind == "call":  # an unnamed result reads as the call: D(fake, y)
+            if node.kind == NodeKind.CALL:  # an unnamed result reads as the call: D(fake, y)
                 hints = [h or f"{node.module}({', '.join(_names(ins, callee))})" for h in hints]
             ends[node.name] = [[End(e.id, e.type, hint) for e in es] for es, hint in zip(outs, hints)]
         for i, (src, port) in enumerate(flow.outputs):
@@ -123,7 +123,7 @@ class _ModelBuilder(GraphBuilder):
             self.output(f"out/{i}", given[0].name or "output", given, root)
 
     def output(self, item_id: str, title: str, ends: list[End], root: Box) -> None:
-        root.items.append(Item(item_id, "output", title))
+        root.items.append(Item(item_id, ItemKind.OUTPUT, title))
         self.connect([[End(e.id, e.type) for e in ends]], item_id)
 
     def resolve_ports(self, root: Box) -> None:
@@ -131,8 +131,8 @@ class _ModelBuilder(GraphBuilder):
         for port, sources in self.ports.items():
             if not sources:  # a network nobody calls here: its input is the drawing's input
                 name = port.split("/", 1)[1].removesuffix(":port")
-                item = Item("in/" + port.removesuffix(":port"), "input", name)
-                root.items.insert(sum(i.kind == "input" for i in root.items), item)
+                item = Item("in/" + port.removesuffix(":port"), ItemKind.INPUT, name)
+                root.items.insert(sum(i.kind == ItemKind.INPUT for i in root.items), item)
                 sources.append(End(item.id, self.port_types[port], name))
         resolved: list[Edge] = []
         for edge in self.edges:
@@ -169,7 +169,7 @@ def _flow_names(flow: Graph) -> dict[str, list[str]]:
 def _main_precision(graph: Graph) -> str:
     counts: dict[str, int] = {}
     for node in graph.nodes():
-        if node.kind != "input":
+        if node.kind != NodeKind.INPUT:
             counts[node.precision.name] = counts.get(node.precision.name, 0) + 1
     return max(counts, key=lambda k: counts[k]) if counts else "fp32"
 
@@ -184,21 +184,21 @@ def _classify(edges: list[Edge]) -> list[Edge]:
     import networkx
 
     g = networkx.DiGraph()
-    g.add_edges_from((e.src, e.dst) for e in edges if e.kind != "tie")
+    g.add_edges_from((e.src, e.dst) for e in edges if e.kind != EdgeKind.TIE)
     out = []
     for e in edges:
-        if e.kind == "tie":
+        if e.kind == EdgeKind.TIE:
             out.append(e)
             continue
         home = _network_of(e.dst)
-        kind = "data"
+        kind = EdgeKind.DATA
         if _network_of(e.src) and home and _network_of(e.src) != home:
-            kind = "link"
+            kind = EdgeKind.LINK
         else:
             g.remove_edge(e.src, e.dst)
             within = networkx.subgraph_view(g, filter_node=lambda n: n == e.src or _network_of(n) == home)
             if networkx.has_path(within, e.src, e.dst):
-                kind = "skip"
+                kind = EdgeKind.SKIP
             g.add_edge(e.src, e.dst)
         out.append(Edge(e.src, e.dst, e.type, e.name, kind))
     return out

@@ -13,17 +13,46 @@ tensors flowing into it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from ...ir import Graph, Node, Program
-from ...ops.registry import OpCall, lookup
-from ...types import PRECISIONS, TensorType
+from ...kinds import NodeKind
+from ...ops.registry import Draw, lookup
+from ...types import TensorType
 
 
-MAX_ITEMS = 2_000  # beyond this Graphviz takes minutes and nobody can read the result
+class ItemKind(StrEnum):
+    INPUT = "input"
+    OUTPUT = "output"
+    OP = "op"
+    MERGE = "merge"  # +, ×, concat: a small circle
+    NOISE = "noise"
+    SAMPLE = "sample"
+    BLOCK = "block"  # a collapsed block
+    REPEAT = "repeat"  # a collapsed repeat
+    NETWORK = "network"  # a collapsed network (depth 0)
+
+
+class BoxKind(StrEnum):
+    MODEL = "model"
+    NETWORK = "network"
+    BLOCK = "block"
+    COPY = "copy"  # one copy of an expanded repeat
+
+
+class EdgeKind(StrEnum):
+    DATA = "data"
+    SKIP = "skip"  # a path around other nodes
+    LINK = "link"  # between networks
+    TIE = "tie"  # a shared weight, never a data path
+
+
+ITEM_OF_DRAW = {Draw.BOX: ItemKind.OP, Draw.MERGE: ItemKind.MERGE, Draw.NOISE: ItemKind.NOISE,
+                Draw.SAMPLE: ItemKind.SAMPLE}
 
 
 class DrawingTooBig(Exception):
-    """An explicit ``depth`` that would expand into more than ``MAX_ITEMS`` boxes."""
+    """An explicit ``depth`` that would expand into more than ``MAX_DRAWN_ITEMS`` boxes."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +68,7 @@ class DrawOptions:
 @dataclass
 class Item:
     id: str
-    kind: str  # input | output | op | merge | noise | sample | block | repeat | network
+    kind: ItemKind
     title: str
     name: str = ""  # a user-given name, shown before the title
     shapes: str = ""  # "in -> out" for collapsed blocks
@@ -52,7 +81,7 @@ class Item:
 @dataclass
 class Box:
     id: str
-    kind: str  # network | block | copy
+    kind: BoxKind
     title: str
     subtitle: str = ""
     params: int = 0
@@ -76,7 +105,7 @@ class Edge:
     dst: str
     type: TensorType
     name: str = ""
-    kind: str = "data"  # data | skip (a path around other nodes) | link (between networks) | tie (shared weight)
+    kind: EdgeKind = EdgeKind.DATA
 
 
 @dataclass
@@ -96,7 +125,8 @@ class Scene:
         return out
 
     def precisions(self) -> list[str]:
-        shown = [p for i in self.items() if i.kind not in ("input", "output") for p in (i.mixed or (i.precision,))]
+        shown = [p for i in self.items() if i.kind not in (ItemKind.INPUT, ItemKind.OUTPUT)
+                 for p in (i.mixed or (i.precision,))]
         return list(dict.fromkeys(shown))
 
 
@@ -108,40 +138,24 @@ class GraphBuilder:
         self.ports: dict[str, list[End]] = {}  # network input port id -> what flows into it
         self.port_types: dict[str, TensorType] = {}
         self.net_outputs: dict[str, list[End]] = {}
-        self._params: dict[str, int] = {}
 
-    # ---- parameter counts, from the registry's rules ---------------------------
+    # ---- facts the annotate pass stored ----------------------------------------------
     def graph_params(self, key: str) -> int:
-        if key not in self._params:
-            graph = self.program.graph(key)
-            self._params[key] = sum(self.node_params(graph, n) for n in graph.nodes())
-        return self._params[key]
-
-    def node_params(self, graph: Graph, node: Node) -> int:
-        if node.kind == "op":
-            return lookup(node.op).params(_op_call(graph, node))
-        if node.kind in ("call", "repeat") and node.module is not None and graph.kind != "model":
-            return node.count * self.graph_params(node.callee)
-        return 0
+        facts = self.program.graph(key).facts
+        assert facts is not None, "drawings read an annotated program"
+        return facts.params
 
     def precisions_in(self, key: str) -> tuple[str, ...]:
-        """Every precision a block computes in, nested blocks included, in ``PRECISIONS`` order."""
-        found, stack, seen = set(), [key], set()
-        while stack:
-            graph = self.program.graph(stack.pop())
-            for node in graph.nodes():
-                if node.kind == "op":
-                    found.add(node.precision.name)
-                elif node.callee and node.callee not in seen:
-                    seen.add(node.callee)
-                    stack.append(node.callee)
-        return tuple(p for p in PRECISIONS if p in found)
+        """Every precision a block computes in, nested blocks included, widest first."""
+        facts = self.program.graph(key).facts
+        assert facts is not None
+        return facts.precisions
 
     # ---- one graph's nodes into a box --------------------------------------------
     def expand(self, graph: Graph, prefix: str, level: int, box: Box, env: dict[str, list[End]]) -> list[list[End]]:
         ends: dict[str, list[list[End]]] = {name: [env[name]] for name in graph.inputs}
         for node in graph.nodes():
-            if node.kind == "input":
+            if node.kind == NodeKind.INPUT:
                 continue
             ins = [ends[src][port] for src, port in node.inputs]
             ends[node.name] = self.place(graph, node, prefix, level, box, ins)
@@ -152,52 +166,48 @@ class GraphBuilder:
         if self.placed > self.budget:
             raise DrawingTooBig(f"at depth {self.depth} this drawing would have more than {self.budget:,} boxes; "
                                 f"choose a smaller --depth")
-        if node.kind == "op":
+        if node.kind == NodeKind.OP:
             return self.op_item(graph, node, prefix, box, ins)
-        if node.kind == "repeat":
+        if node.kind == NodeKind.REPEAT:
             return self.repeat(graph, node, prefix, level, box, ins)
         if level + 1 > self.depth:
-            return self.collapsed(graph, node, prefix, box, ins, node.op, "block")
+            return self.collapsed(graph, node, prefix, box, ins, node.op, ItemKind.BLOCK)
         named = _named(node.name, node.op, snake=True)
-        inner = Box(prefix + node.name, "block", f"{named}: {node.op}" if named else node.op,
-                    params=self.node_params(graph, node), level=level + 1)
+        inner = Box(prefix + node.name, BoxKind.BLOCK, f"{named}: {node.op}" if named else node.op,
+                    params=node.facts.params, level=level + 1)
         box.boxes.append(inner)
         callee = self.program.graph(node.callee)
         return self.expand(callee, inner.id + "/", level + 1, inner, dict(zip(callee.inputs, ins)))
 
     def op_item(self, graph: Graph, node: Node, prefix: str, box: Box, ins) -> list[list[End]]:
-        op = lookup(node.op)
-        kept = str(node.computes[0]) if op.precision_sensitive and node.computes[0] != node.precision else ""
-        item = Item(prefix + node.name, op.draw if op.draw != "box" else "op", op.label(_op_call(graph, node)),
-                    name=_named(node.name, node.op), params=self.node_params(graph, node),
-                    precision=node.precision.name, kept=kept)
+        facts, op = node.facts, lookup(node.op)
+        assert op is not None
+        item = Item(prefix + node.name, ITEM_OF_DRAW[op.draw], facts.label, name=_named(node.name, node.op),
+                    params=facts.params, precision=node.precision.name, kept=str(facts.compute) if facts.kept else "")
         box.items.append(item)
         self.connect(ins, item.id)
-        if node.args.get("tie"):  # a weight shared with an earlier layer: drawn, never a data path
-            self.edges.append(Edge(prefix + node.args["tie"], item.id, node.outputs[0], "shared weight", "tie"))
+        for owner in facts.ties:  # a weight shared with an earlier layer: drawn, never a data path
+            self.edges.append(Edge(prefix + owner, item.id, node.outputs[0], "shared weight", EdgeKind.TIE))
         return _ends(item.id, node)
 
-    def collapsed(self, graph: Graph, node: Node, prefix: str, box: Box, ins, title: str, kind: str):
+    def collapsed(self, graph: Graph, node: Node, prefix: str, box: Box, ins, title: str, kind: ItemKind):
         shown_in = ", ".join(str(graph.type_of(r)) for r in node.inputs)
         shown_out = ", ".join(str(t) for t in node.outputs)
         inside = self.precisions_in(node.callee)
         item = Item(prefix + node.name, kind, title, name=_named(node.name, node.op, snake=True),
-                    shapes=f"{shown_in} \u2192 {shown_out}", params=self.node_params(graph, node),
+                    shapes=f"{shown_in} \u2192 {shown_out}", params=node.facts.params,
                     precision=node.precision.name, mixed=inside if len(inside) > 1 else ())
         box.items.append(item)
         self.connect(ins, item.id)
         return _ends(item.id, node)
 
     def repeat(self, graph: Graph, node: Node, prefix: str, level: int, box: Box, ins) -> list[list[End]]:
-        body = self.program.graph(node.callee)
-        single = self.program.repeat_body_call(body)
-        copy_graph = self.program.graph(single.callee) if single else body
-        name = copy_graph.name if single else (node.name if node.name != "repeat" else "repeat")
+        copy_graph, name = self.program.repeat_copy(node)
         if level + 1 > self.depth:
-            return self.collapsed(graph, node, prefix, box, ins, f"{name} \u00d7{node.count}", "repeat")
+            return self.collapsed(graph, node, prefix, box, ins, f"{name} \u00d7{node.count}", ItemKind.REPEAT)
         carried, free = ins[:len(node.outputs)], ins[len(node.outputs):]
         for i in range(node.count):
-            copy = Box(f"{prefix}{node.name}.{i}", "copy", f"{name} [{i + 1}/{node.count}]",
+            copy = Box(f"{prefix}{node.name}.{i}", BoxKind.COPY, f"{name} [{i + 1}/{node.count}]",
                        params=self.graph_params(copy_graph.key), level=level + 1)
             box.boxes.append(copy)
             carried = self.expand(copy_graph, copy.id + "/", level + 1, copy,
@@ -218,10 +228,6 @@ def _ends(item_id: str, node: Node) -> list[list[End]]:
         return [[End(item_id, node.outputs[0])]]
     names = node.hints if len(set(node.hints)) == len(node.outputs) else [f"#{i}" for i in range(len(node.outputs))]
     return [[End(item_id, t, name)] for t, name in zip(node.outputs, names)]
-
-
-def _op_call(graph: Graph, node: Node) -> OpCall:
-    return OpCall([graph.type_of(r) for r in node.inputs], dict(node.args), list(node.outputs))
 
 
 def _named(name: str, op: str, snake: bool = False) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from ...types import PRECISIONS
+from .scene import BoxKind, EdgeKind, ItemKind
 
 FONT = "Helvetica"
 INK = "#2c3e50"
@@ -24,15 +25,7 @@ PRECISION_FILL = {
     "int4": "#fff0a0",
     "binary": "#bdbdbd",
 }
-PRECISION_NAME = {
-    "fp32": "fp32: 32-bit float",
-    "fp16": "fp16: 16-bit float",
-    "bf16": "bf16: 16-bit brain float",
-    "fp8": "fp8: 8-bit float",
-    "int8": "int8: 8-bit integer",
-    "int4": "int4: 4-bit integer",
-    "binary": "binary: 1 bit",
-}
+PRECISION_NAME = {name: f"{name}: {info.description}" for name, info in PRECISIONS.items()}
 assert PRECISION_FILL.keys() == PRECISIONS.keys(), "every precision needs a colour"
 KEPT_BORDER = "#c0392b"
 SKIP_COLOUR = "#2e86c1"
@@ -62,7 +55,7 @@ def small(text: str, colour: str = MUTED, size: int = 8) -> str:
 
 def item_label(item, shapes: bool, params: bool) -> str:
     """An HTML-like label: the title in bold, then shapes and parameters in small grey type."""
-    if item.kind == "merge":
+    if item.kind == ItemKind.MERGE:
         return html(item.title)
     title = f"<b>{html(item.title)}</b>"
     if item.name:  # a name the user gave (`as mu`) comes first
@@ -81,20 +74,20 @@ def item_label(item, shapes: bool, params: bool) -> str:
 
 def item_attrs(item) -> dict[str, str]:
     fill = PRECISION_FILL.get(item.precision, "#ffffff")
-    if item.kind == "input":
+    if item.kind == ItemKind.INPUT:
         return {"shape": "ellipse", "style": "filled", "fillcolor": "#ffffff", "color": INK, "penwidth": "1.2"}
-    if item.kind == "output":
+    if item.kind == ItemKind.OUTPUT:
         return {"shape": "ellipse", "style": "filled", "fillcolor": "#f4f4f4", "color": INK, "peripheries": "2"}
-    if item.kind == "merge":
+    if item.kind == ItemKind.MERGE:
         wide = len(item.title) > 1
         return {"shape": "ellipse" if wide else "circle", "style": "filled", "fillcolor": fill, "fixedsize": "true",
                 "width": "0.55" if wide else "0.3", "height": "0.3", "fontsize": "9" if wide else "12"}
-    if item.kind in ("noise", "sample"):
+    if item.kind in (ItemKind.NOISE, ItemKind.SAMPLE):
         return {"shape": "ellipse", "style": "dashed,filled", "fillcolor": fill, "color": INK}
     if item.mixed:  # one band of colour per precision inside
         fill = ":".join(f"{PRECISION_FILL[p]};{1 / len(item.mixed):.2f}" for p in item.mixed)
-    attrs = {"shape": "box3d" if item.kind in ("block", "repeat", "network") else "box",
-             "style": "rounded,filled" if item.kind == "op" else "filled", "fillcolor": fill, "color": "#7f8c8d"}
+    attrs = {"shape": "box3d" if item.kind in (ItemKind.BLOCK, ItemKind.REPEAT, ItemKind.NETWORK) else "box",
+             "style": "rounded,filled" if item.kind == ItemKind.OP else "filled", "fillcolor": fill, "color": "#7f8c8d"}
     if item.kept:
         attrs.update(color=KEPT_BORDER, penwidth="2.2", style="rounded,filled,bold")
     return attrs
@@ -110,15 +103,15 @@ def box_label(box, params: bool) -> str:
 
 
 def box_attrs(box) -> dict[str, str]:
-    if box.kind == "network":
+    if box.kind == BoxKind.NETWORK:
         return {"style": "rounded,filled", "fillcolor": BOX_FILL[1], "color": INK, "penwidth": "1.6",
                 "fontsize": "13"}
-    return {"style": "rounded,filled" + (",dashed" if box.kind == "copy" else ""),
+    return {"style": "rounded,filled" + (",dashed" if box.kind == BoxKind.COPY else ""),
             "fillcolor": BOX_FILL.get(box.level, BOX_FILL[4]), "color": "#95a5a6", "fontsize": "11"}
 
 
 def edge_attrs(edge, shapes: bool) -> dict[str, str]:
-    if edge.kind == "tie":
+    if edge.kind == EdgeKind.TIE:
         return {"style": "dotted", "color": TIE_COLOUR, "fontcolor": TIE_COLOUR, "penwidth": "1.4", "dir": "none",
                 "constraint": "false", "label": f"< {html(edge.name)} >"}
     attrs: dict[str, str] = {}
@@ -129,9 +122,9 @@ def edge_attrs(edge, shapes: bool) -> dict[str, str]:
         text.append(html(str(edge.type)))
     if text:
         attrs["label"] = "< " + " ".join(text) + " >"
-    if edge.kind == "skip":
+    if edge.kind == EdgeKind.SKIP:
         attrs.update(style="dashed", color=SKIP_COLOUR, fontcolor=SKIP_COLOUR, penwidth="1.3")
-    elif edge.kind == "link":
+    elif edge.kind == EdgeKind.LINK:
         attrs.update(color=LINK_COLOUR, fontcolor=LINK_COLOUR, penwidth="1.6")
     return attrs
 
