@@ -71,7 +71,9 @@ class Spec:
         return list(self._signature().types)
 
     def _signature(self):
+        from .passes.annotate import annotate
         self.require_model()
+        annotate(self.program)
         assert self.program.signature is not None, "the annotate pass computes the forward signature"
         return self.program.signature
 

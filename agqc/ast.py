@@ -6,38 +6,57 @@ ops or torch: it is the program exactly as written.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Union
+from dataclasses import dataclass, fields
+from typing import TypeVar, Union, dataclass_transform
 
 from .diagnostics import Span
 
+_Node = TypeVar("_Node")
+
+
+def _repr(self: object) -> str:
+    return f"{type(self).__qualname__}(" + ", ".join(f"{f.name}={getattr(self, f.name)!r}"
+                                                     for f in fields(self)) + ")"  # type: ignore[arg-type]
+
+
+@dataclass_transform(frozen_default=True)
+def node(cls: type[_Node]) -> type[_Node]:
+    """A frozen dataclass with the dataclass repr, shared rather than generated per class.
+
+    Generating every method per class made defining the AST the largest part of
+    starting agqc (a millisecond a class); ``agqc check`` is a command run often.
+    """
+    cls = dataclass(frozen=True, repr=False)(cls)
+    cls.__repr__ = _repr  # type: ignore[method-assign]
+    return cls
+
 
 # ---- expressions ---------------------------------------------------------
-@dataclass(frozen=True)
+@node
 class Name:
     id: str
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Number:
     value: int | float
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class String:
     value: str
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Bool:
     value: bool
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class BinOp:
     op: str  # one of + - * // /
     left: "Expr"
@@ -45,20 +64,20 @@ class BinOp:
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Neg:
     operand: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Kwarg:
     name: str
     value: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Call:
     func: str
     args: tuple["Expr", ...]
@@ -68,7 +87,7 @@ class Call:
     func_span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Chain:
     """``head -> step -> step``: each step receives the value before it."""
 
@@ -77,14 +96,14 @@ class Chain:
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Annotation:
     name: str
     args: tuple["Expr", ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Annotated:
     expr: "Expr"
     annotations: tuple[Annotation, ...]
@@ -94,7 +113,7 @@ class Annotated:
 Expr = Union[Name, Number, String, Bool, BinOp, Neg, Call, Chain, Annotated]
 
 
-@dataclass(frozen=True)
+@node
 class TensorType:
     dtype: str  # "float" or "int"
     dims: tuple[Expr, ...]
@@ -102,7 +121,7 @@ class TensorType:
 
 
 # ---- statements ------------------------------------------------------------
-@dataclass(frozen=True)
+@node
 class Assign:
     targets: tuple[str, ...]
     value: Expr
@@ -110,14 +129,14 @@ class Assign:
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Return:
     values: tuple[Expr, ...]
     annotations: tuple[Annotation, ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Repeat:
     count: Expr
     alias: str | None
@@ -126,7 +145,7 @@ class Repeat:
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class InputDecl:
     name: str
     type: TensorType
@@ -135,7 +154,7 @@ class InputDecl:
     name_span: Span
 
 
-@dataclass(frozen=True)
+@node
 class NetworkDecl:
     role: str
     name: str
@@ -150,14 +169,14 @@ Stmt = Union[Assign, Return, Repeat, InputDecl, NetworkDecl]
 
 
 # ---- top level --------------------------------------------------------------
-@dataclass(frozen=True)
+@node
 class TensorParam:
     name: str
     type: TensorType
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class ConfigParam:
     name: str
     default: Expr | None
@@ -167,14 +186,14 @@ class ConfigParam:
 Param = Union[TensorParam, ConfigParam]
 
 
-@dataclass(frozen=True)
+@node
 class Import:
     target: str  # a relative file path, or a dotted standard-library name
     is_std: bool
     span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Const:
     name: str
     value: Expr
@@ -182,7 +201,7 @@ class Const:
     name_span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Block:
     name: str
     params: tuple[Param, ...]
@@ -193,7 +212,7 @@ class Block:
     name_span: Span
 
 
-@dataclass(frozen=True)
+@node
 class Model:
     name: str
     body: tuple[Stmt, ...]
@@ -205,7 +224,7 @@ class Model:
 Item = Union[Import, Const, Block, Model]
 
 
-@dataclass(frozen=True)
+@node
 class Module:
     file: str
     items: tuple[Item, ...]

@@ -76,7 +76,7 @@ def _export_networks(spec, module, out_dir: Path) -> None:
 
 
 def _check_layer_budget(spec) -> None:
-    layers = sum(spec.program.graph(n.graph).facts.expanded for n in spec.program.networks)
+    layers = sum(spec.program.expanded_size(n.graph) for n in spec.program.networks)
     if layers > MAX_BUILD_LAYERS:
         raise BuildError(f"this model expands to {layers:,} layers; agqc builds models of up to {MAX_BUILD_LAYERS:,} "
                          "(a module per layer); `agqc summary` and `agqc draw` still work")

@@ -7,9 +7,7 @@ never import torch.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import traceback
 from pathlib import Path
 
 from .diagnostics import AgqcError, render
@@ -112,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - anything else is our bug, said plainly
+        import traceback  # json and traceback are imported where used: `agqc check` stays quick to start
         print("agqc: internal error: this is a bug in agqc, not in your spec. Please report it with the spec "
               "and this message:", file=sys.stderr)
         traceback.print_exception(exc, file=sys.stderr, limit=-6)
@@ -152,6 +151,7 @@ def cmd_emit(args) -> int:
 
 
 def cmd_summary(args) -> int:
+    import json
     summary = _load(args.spec).summary()
     sys.stdout.write(json.dumps(summary.as_dict(), indent=2) + "\n" if args.json else summary.text())
     return 0

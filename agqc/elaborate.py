@@ -26,7 +26,6 @@ from .kinds import DType, GraphKind, NodeKind
 from .model import elaborate_model
 from .naming import assign_class_names, finalize_graph
 from .ops.registry import REQUIRED, Arg, Sym, bind_args
-from .repeat import elaborate_repeat
 from .types import FP32, Dim, Precision, TensorType
 from .unused_blocks import check_unused_blocks
 from .values import POISON, TOP_LEVEL, Context, Draft, Frame, NetRef, Poison, TupleVal, TVal, Value
@@ -318,6 +317,7 @@ class Elaborator:
         self.reporter.error(Code.MISPLACED, "networks are declared inside a `model`", s.span)
 
     def _repeat(self, s: ast.Repeat, f: Frame, ctx: Context) -> None:
+        from .repeat import elaborate_repeat  # only specs with a repeat pay for importing it
         elaborate_repeat(self, s, f, ctx)
 
 

@@ -73,5 +73,4 @@ class GraphFacts:
     params: int  # every parameter of the graph and everything it calls
     macs: Dim  # symbolic
     precisions: tuple[str, ...]  # the precisions its ops are annotated with, nested calls included, widest first
-    expanded: int  # nodes with every call and repeat copy counted (what a build or full drawing visits)
     helpers: tuple[str, ...]  # helper functions its ops (nested included) need

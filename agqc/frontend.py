@@ -1,10 +1,11 @@
 """Front end: a spec path -> a checked ``Program`` (no torch involved).
 
 Runs load (parse + imports), elaborate (names, blocks, shapes, precision;
-it annotates the IR and checks the size budget once it found no error) and
-raises ``AgqcError`` with every error found; warnings ride along in
-``Program.diagnostics``.  Then the validate pass checks the IR's invariants,
-and the annotate pass has stored on every node the facts backends read.
+then the size budget, once it found no error) and raises ``AgqcError`` with
+every error found; warnings ride along in ``Program.diagnostics``.  Then the
+validate pass checks the IR's invariants.  The annotate pass, which stores the
+facts every backend reads, runs when a backend first asks
+(``passes.annotate.annotate``): checking alone never pays for it.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from .diagnostics import Reporter
 from .elaborate import elaborate
 from .ir import Program
 from .loader import load
-from .passes.annotate import annotate
 from .passes.validate import validate
 from .policy import RECURSION_LIMIT
 
@@ -31,4 +31,4 @@ def check(path: str | Path) -> Program:
         sys.setrecursionlimit(outer)
     reporter.raise_if_errors()
     validate(program)  # an IR invariant broken here is agqc's bug: exit 2
-    return annotate(program)  # done already by the budget check; a no-op then
+    return program

@@ -9,12 +9,14 @@ whole: every graph by key, the model's networks and its optional flow.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, NamedTuple
 
 from .diagnostics import Diagnostic, Span
-from .facts import GraphFacts, NodeFacts, Signature
 from .kinds import GraphKind, NodeKind
 from .types import Precision, TensorType
+
+if TYPE_CHECKING:  # `agqc check` never needs the facts: they are imported with the annotate pass
+    from .facts import GraphFacts, NodeFacts, Signature
 
 Ref = tuple[str, int]  # (node name, output port)
 
@@ -34,10 +36,17 @@ class Node:
     count: int = 1  # copies, for repeat
     module: str | None = None  # attribute name; two calls of one network share it
     hints: tuple[str, ...] = ()  # variable names for the generated forward
-    facts: NodeFacts = field(default=NodeFacts(), compare=False)  # set by passes.annotate
+    _facts: NodeFacts | None = field(default=None, compare=False, repr=False)  # set by passes.annotate
+
+    @property
+    def facts(self) -> NodeFacts:
+        """What the annotate pass stored on this node; backends read only this."""
+        if self._facts is None:
+            raise RuntimeError(f"node {self.name} is not annotated: run passes.annotate.annotate(program) first")
+        return self._facts
 
     def with_facts(self, facts: NodeFacts) -> "Node":
-        return replace(self, facts=facts)
+        return replace(self, _facts=facts)
 
 
 @dataclass
@@ -124,8 +133,7 @@ class Graph:
         return self._nx
 
 
-@dataclass(frozen=True)
-class Placed:
+class Placed(NamedTuple):
     """One node of the expanded program: every call opened, every repeat copy listed."""
 
     name: str  # qualified, as summaries and plans name it: lm.h.0.attn.c_attn
@@ -156,6 +164,7 @@ class Program:
     sources: dict[str, str]
     annotated: bool = False  # passes.annotate has stored its facts
     signature: Signature | None = None  # the model's forward (passes.annotate); None without networks
+    _expanded: dict[str, int] = field(default_factory=dict, repr=False)
 
     def graph(self, key: str) -> Graph:
         return self.graphs[key]
@@ -177,6 +186,14 @@ class Program:
             (node.name, i) for i in range(len(node.outputs))]
         same_precision = body.result_computes() == self.graph(node.callee or "").result_computes()
         return node if same_io and same_precision else None
+
+    def expanded_size(self, key: str) -> int:
+        """Nodes in one graph with every call and repeat copy counted: what a build or a full drawing visits."""
+        if key not in self._expanded:
+            self._expanded[key] = 0  # recursion is a user error reported earlier; stay finite regardless
+            self._expanded[key] = sum(1 + n.count * (self.expanded_size(n.callee) if n.callee else 0)
+                                      for n in self.graph(key).nodes())
+        return self._expanded[key]
 
     def repeat_copy(self, node: Node) -> tuple[Graph, str]:
         """What one copy of a repeat node is: its body, or the one block the body calls; and its name."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
+from typing import NamedTuple
 
 from .kinds import DType
 
@@ -128,8 +129,7 @@ class TensorType:
         return prod(dim_eval(d, binding or {}) for d in self.shape)
 
 
-@dataclass(frozen=True)
-class PrecisionInfo:
+class PrecisionInfo(NamedTuple):  # immutable; a NamedTuple is much cheaper to define than a dataclass
     """Every fact agqc knows about one precision, in one place."""
 
     bits: int  # per stored weight

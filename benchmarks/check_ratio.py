@@ -1,7 +1,7 @@
 """Is ``agqc check`` slower than it was?  A paired A/B timing against a git revision.
 
-Extracts the baseline revision (``git archive``) into a temporary folder, then
-times ``python -m agqc check SPEC`` as fresh processes, alternating the
+Extracts the baseline revision (``git archive``) into a temporary folder,
+compiles both trees to byte code (so neither pays for compiling), then times ``python -m agqc check SPEC`` as fresh processes, alternating the
 baseline (A) and the working tree (B) in ABBA order for every spec in every
 round, so a noisy spell on a shared machine hits both alike.  Reports, per
 spec and over all, the median of the paired ratios B/A (below 1: faster now).
@@ -55,6 +55,8 @@ def main() -> int:
     ratios: dict[str, list[float]] = {s.stem: [] for s in specs}
     with tempfile.TemporaryDirectory() as tmp:
         base = extract(args.baseline, Path(tmp))
+        for tree in (base, ROOT):  # both from byte code: this environment may set PYTHONDONTWRITEBYTECODE
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "agqc")], check=True)
         for spec in specs:  # one untimed warm-up each: byte-code and lark grammar caches
             time_check(base, base / "specs" / spec.name), time_check(ROOT, spec)
         for _ in range(args.rounds):

@@ -66,7 +66,7 @@ class _Annotator:
         graph = self.program.graph(key)
         if graph.facts is None:
             if key in self.busy:  # recursion is a user error reported earlier; stay finite regardless
-                return GraphFacts(0, 0, (), 0, ())
+                return GraphFacts(0, 0, (), ())
             self.busy.add(key)
             self.annotate_graph(graph)
             self.busy.discard(key)
@@ -85,7 +85,6 @@ class _Annotator:
             params=sum(n.facts.params for n in nodes),
             macs=dim_add(*(n.facts.macs for n in nodes)),
             precisions=tuple(p for p in PRECISIONS if p in precisions),
-            expanded=sum(1 + n.count * (self.graph(n.callee).expanded if n.callee else 0) for n in nodes),
             helpers=_in_helper_order(helpers))
 
     # ---- one method per node kind ----------------------------------------------------

@@ -3,8 +3,8 @@
 Takes the program and the reporter.  A repeat is one body graph in the IR,
 but the summary, the drawing at full depth and the built module all visit
 every copy: ``repeat 100000 { repeat 100000 { ... } }`` is small to check
-and impossible to build.  The annotate pass counts each graph's expanded
-size once (``GraphFacts.expanded``); this pass only compares it with the
+and impossible to build.  The IR counts each graph's expanded size once
+(``Program.expanded_size``, memoised); this pass compares it with the
 policy's limit.
 """
 from __future__ import annotations
@@ -13,15 +13,12 @@ from ..diagnostics import Reporter
 from ..errorcodes import Code
 from ..ir import Program
 from ..policy import MAX_EXPANDED_NODES
-from .annotate import annotate
 
 
 def check_budget(program: Program, reporter: Reporter) -> None:
-    annotate(program)
     for net in program.networks:
-        facts = program.graph(net.graph).facts
-        assert facts is not None
-        if facts.expanded > MAX_EXPANDED_NODES:
-            reporter.error(Code.LIMIT, f"network `{net.name}` expands to {facts.expanded:,} layers, over agqc's "
+        size = program.expanded_size(net.graph)
+        if size > MAX_EXPANDED_NODES:
+            reporter.error(Code.LIMIT, f"network `{net.name}` expands to {size:,} layers, over agqc's "
                            f"budget of {MAX_EXPANDED_NODES:,} (repeats multiplied out)", net.span,
                            "lower a repeat count: summaries, drawings and builds visit every copy")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from ...ir import Graph, Program
 from ...kinds import GraphKind, NodeKind
+from ...passes.annotate import annotate
 from ...policy import MAX_DRAWN_ITEMS, READABLE_ITEMS
 from .scene import Box, BoxKind, DrawingTooBig, DrawOptions, Edge, EdgeKind, End, GraphBuilder, Item, ItemKind, Scene
 
 
 def build_scene(program: Program, options: DrawOptions) -> Scene:
+    annotate(program)  # a drawing reads the facts: parameters, labels, precisions, tied weights
     depth = options.depth if options.depth is not None else auto_depth(program, options)
     return _ModelBuilder(program, depth, MAX_DRAWN_ITEMS).scene(options)
 
