@@ -1,7 +1,8 @@
 """Is ``agqc check`` slower than it was?  A paired A/B timing against a git revision.
 
 Extracts the baseline revision (``git archive``) into a temporary folder,
-compiles both trees to byte code (so neither pays for compiling), then times ``python -m agqc check SPEC`` as fresh processes, alternating the
+compiles both trees to byte code (so neither pays for compiling), then
+times ``python -m agqc check SPEC`` as fresh processes, alternating the
 baseline (A) and the working tree (B) in ABBA order for every spec in every
 round, so a noisy spell on a shared machine hits both alike.  Reports, per
 spec and over all, the median of the paired ratios B/A (below 1: faster now).

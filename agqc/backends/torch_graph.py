@@ -11,6 +11,7 @@ after its branch (``attn``) or after the parameter of the block it feeds (``z``)
 """
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,8 @@ class GraphWriter:
         self.g, self.program, self.construct = graph, program, construct
         self.var: dict[Ref, str] = {}
         self.holder: dict[str, Ref] = {}
-        self.sym: dict[str, str] = {}
+        self.sym: dict[str, tuple[str, int]] = {}  # a symbolic size -> (the input it is read from, dimension)
+        self.captured: dict[str, str] = {}  # a size read before its input was reassigned -> its variable
         self.order = graph.nodes()
         self.position = {n.name: i for i, n in enumerate(self.order)}
         self.inlined: set[str] = set()
@@ -110,7 +112,18 @@ class GraphWriter:
         outs = [self._value(r, t) for r, t in zip(self.g.outputs, self._boundary())]
         out.append(Statement([f"return {', '.join(outs)}"], "", None, []))
         self._inline_into(out, None, list(self.g.outputs), RETURN_HINT)
-        return out
+        return self._captures(out) + out
+
+    def _captures(self, out: list[Statement]) -> list[Statement]:
+        """``T = x.size(2)`` first, for each size read after its input ``x`` was reassigned."""
+        code = "\n".join(line for s in out for line in s.lines)
+        first = []
+        for symbol, name in self.captured.items():
+            if re.search(rf"\b{re.escape(name)}\b", code):  # still used once single-use values were folded
+                var, dim = self.sym[symbol]
+                first.append(Statement([f"{name} = {var}.size({dim})"],
+                                       f"{symbol}, read before `{var}` is reassigned", None, [name]))
+        return first
 
     def _statement(self, node: Node) -> Statement:
         if node.kind == NodeKind.REPEAT:
@@ -306,13 +319,30 @@ class GraphWriter:
     def _symbols(self, node: Node) -> None:
         for i, d in enumerate(node.outputs[0].shape):
             if isinstance(d, str) and "*" not in d and "+" not in d:
-                self.sym.setdefault(d, f"{node.name}.size({i})")
+                self.sym.setdefault(d, (node.name, i))
 
     def _dim(self, d) -> str:
         if isinstance(d, int):
             return str(d)
-        terms = [" * ".join(self.sym.get(p, p) for p in term.split("*")) for term in str(d).split("+")]
+        terms = [" * ".join(self._size(p) for p in term.split("*")) for term in str(d).split("+")]
         return " + ".join(terms)
+
+    def _size(self, symbol: str) -> str:
+        """A symbolic size as code: read from the input it came in with, while that variable still holds it.
+
+        Once the variable is reassigned (``x = x -> pool(1)``), ``x.size(2)`` would read the new
+        tensor's size: the size is then read into its own variable where forward starts.
+        """
+        if symbol not in self.sym:
+            return symbol  # a number written as a name (a coefficient), or a size no input carries
+        var, dim = self.sym[symbol]
+        if symbol not in self.captured and self.holder.get(var) == (var, 0):
+            return f"{var}.size({dim})"
+        if symbol not in self.captured:
+            taken = {n.name for n in self.order} | {h for n in self.order for h in n.hints} | set(self.holder)
+            taken |= {"self", "layer", "torch", "nn", "F"} | set(keyword.kwlist)
+            self.captured[symbol] = symbol if symbol not in taken else f"{symbol}_size"
+        return self.captured[symbol]
 
     def _device(self) -> str:
         return f"{self.g.inputs[0]}.device" if self.g.inputs else "next(self.parameters()).device"
