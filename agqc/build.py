@@ -25,6 +25,14 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def output_stem(spec_path: str | Path) -> str:
+    """The name a spec's outputs take (``build/cgan/cgan.py``): its file name without ``.agq``.
+
+    Never ``.``, ``..`` or hidden: ``...agq`` would otherwise write into ``build/../``.
+    """
+    return Path(spec_path).stem.lstrip(".") or "spec"
+
+
 class BuildError(Exception):
     """A problem with what the user asked the build for (a weights file that does not fit, say)."""
 

@@ -158,11 +158,12 @@ def cmd_summary(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import BuildError, build
+    from .build import BuildError, build, output_stem
     spec = _load(args.spec)
-    out = Path(args.output) if args.output else Path("build") / Path(args.spec).stem
+    stem = output_stem(args.spec)
+    out = Path(args.output) if args.output else Path("build") / stem
     try:
-        result = build(spec, Path(args.spec).stem, out, args.deploy, Path(args.weights) if args.weights else None)
+        result = build(spec, stem, out, args.deploy, Path(args.weights) if args.weights else None)
     except BuildError as err:
         print(f"agqc: error: {err}; nothing written", file=sys.stderr)
         return 1
@@ -175,7 +176,7 @@ def cmd_build(args) -> int:
 
 def cmd_draw(args) -> int:
     from .backends.drawing import INSTALL_HINT, DrawingTooBig, have_dot, render_bytes
-    from .build import write_atomically
+    from .build import output_stem, write_atomically
     spec = _load(args.spec)
     spec.require_model()
     try:
@@ -186,7 +187,7 @@ def cmd_draw(args) -> int:
         return 1
     suffix = Path(args.output).suffix.lstrip(".") if args.output else ""
     fmt = args.format or (suffix if suffix in FORMATS else "svg")
-    stem = Path(args.spec).stem
+    stem = output_stem(args.spec)
     out = Path(args.output) if args.output else Path("build") / stem / f"{stem}.{fmt}"
     if fmt != "dot" and not have_dot():
         dot_path = out.with_suffix(".dot")

@@ -8,6 +8,8 @@ diagnostics out of a stage that cannot go on.
 """
 from __future__ import annotations
 
+import os
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -16,6 +18,7 @@ from typing import Callable, Iterable, Iterator
 
 from .errorcodes import CODES, Code
 from .kinds import Severity
+from .policy import MAX_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,18 @@ def did_you_mean(name: str, known: Iterable[str]) -> str | None:
     return f"did you mean `{close[0]}`?" if close else None
 
 
+def _display_text(file: str) -> str | None:
+    """A file's text to quote a line from: only a regular file, and only its first ``MAX_FILE_BYTES``."""
+    try:
+        if not stat.S_ISREG(os.stat(file).st_mode):  # a FIFO or a device: never open it
+            return None
+        with open(file, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES)
+    except OSError:
+        return None
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def render(diagnostic: Diagnostic, sources: dict[str, str] | None = None) -> str:
     """The text a person reads: location, code, message, source line, caret, notes."""
     d, span = diagnostic, diagnostic.span
@@ -134,10 +149,7 @@ def render(diagnostic: Diagnostic, sources: dict[str, str] | None = None) -> str
     lines = [head]
     text = (sources or {}).get(span.file)
     if text is None and span.line > 0:
-        try:
-            text = Path(span.file).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            text = None
+        text = _display_text(span.file)
     # Spans count lines by "\n" alone (as Lark does), so split on it, not on every Unicode line break.
     source = text.split("\n") if text is not None else []
     if 0 < span.line <= len(source):

@@ -8,6 +8,7 @@ here; a call, and ``+`` or ``*`` on tensors, go to the ``CallSite`` given
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Protocol, TypeGuard
 
@@ -53,6 +54,10 @@ class Evaluator:
     def _number(self, e: ast.Number, f: Frame, ctx: Context) -> Value:
         if isinstance(e.value, int) and e.value > MAX_INT:
             self.reporter.error(Code.LIMIT, f"{e.value:,} is larger than agqc's size limit {MAX_INT:,}", e.span)
+            return POISON
+        if isinstance(e.value, float) and not math.isfinite(e.value):
+            self.reporter.error(Code.BAD_VALUE, "this number is too large: it overflows to infinity", e.span,
+                                "numbers in a spec are finite (at most about 1.8e308)")
             return POISON
         return e.value
 
@@ -134,6 +139,10 @@ class Evaluator:
                   "//": lambda: a // b, "/": lambda: a / b}[e.op]()
         if isinstance(result, int) and abs(result) > MAX_INT:
             self.reporter.error(Code.LIMIT, f"{result:,} is larger than agqc's size limit {MAX_INT:,}", e.span)
+            return POISON
+        if isinstance(result, float) and not math.isfinite(result):
+            self.reporter.error(Code.BAD_VALUE, f"this arithmetic gives {result}, not a finite number", e.span,
+                                "numbers in a spec are finite: generated code could not hold the value")
             return POISON
         return result
 

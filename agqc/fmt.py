@@ -50,15 +50,15 @@ def erase_spans(node):
 
 def read_spec(path: Path, name: str) -> str:
     """A spec's text; a file too large, unreadable or not UTF-8 is a located AgqcError."""
+    from .loader import SourceTooLarge, read_source
     from .policy import MAX_FILE_BYTES
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT,
-                                        f"{path.name} is larger than {MAX_FILE_BYTES:,} bytes",
-                                        Span(name, 1, 1, 1, 2))])
-        return path.read_text(encoding="utf-8")
+        return read_source(path)
+    except SourceTooLarge:
+        raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT, f"{path.name} is larger than {MAX_FILE_BYTES:,} bytes",
+                                    Span(name, 1, 1, 1, 2))]) from None
     except UnicodeDecodeError as exc:
-        where = decode_error_span(name, path.read_bytes(), exc)
+        where = decode_error_span(name, exc.object, exc)
         raise AgqcError([Diagnostic(Severity.ERROR, Code.SYNTAX, f"{path.name} is not UTF-8 text: byte "
                                     f"0x{exc.object[exc.start]:02x} at line {where.line}, column {where.col}",
                                     where, ("save the file as UTF-8",))]) from None

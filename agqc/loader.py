@@ -8,6 +8,9 @@ import cycles, imports outside the spec's folder and duplicate names.
 """
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,6 +83,28 @@ def _define(name: str, span: Span, scope: Scope, reporter: Reporter) -> bool:
     return True
 
 
+class SourceTooLarge(Exception):
+    """A spec file over ``MAX_FILE_BYTES``."""
+
+
+def read_source(path: Path) -> str:
+    """A spec's text, read safely: only from a regular file, and never more than ``MAX_FILE_BYTES``.
+
+    ``stat`` follows symlinks, so a link to ``/dev/zero`` is judged by what it points at;
+    a FIFO or a device is refused before it is opened (opening a FIFO blocks, and a device
+    can be endless), and the read is bounded whatever the size the file reports.  Newlines
+    are read as ``Path.read_text`` reads them.  Raises ``OSError`` (missing, unreadable, not
+    a regular file), ``SourceTooLarge`` or ``UnicodeDecodeError``.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (a spec is a .agq text file)")
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise SourceTooLarge(path)
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter: Reporter,
                stack: list[Path], order: list, done: set, via: list[Span]) -> None:
     key = path.resolve()
@@ -94,12 +119,12 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
     if key in done:
         return
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            reporter.error(Code.LIMIT, f"{path.name} is larger than {MAX_FILE_BYTES:,} bytes", span or _top(path))
-            return
-        text = path.read_text(encoding="utf-8")
+        text = read_source(path)
+    except SourceTooLarge:
+        reporter.error(Code.LIMIT, f"{path.name} is larger than {MAX_FILE_BYTES:,} bytes", span or _top(path))
+        return
     except UnicodeDecodeError as exc:
-        where = decode_error_span(str(path), path.read_bytes(), exc)
+        where = decode_error_span(str(path), exc.object, exc)
         reporter.error(Code.SYNTAX, f"{path.name} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
                        f"at line {where.line}, column {where.col}", span or where, "save the file as UTF-8")
         return

@@ -40,7 +40,8 @@ class LowerResult:
 
 
 def default_output(spec_path: str, target: str, network: str | None) -> Path:
-    stem = Path(spec_path).stem
+    from ..build import output_stem
+    stem = output_stem(spec_path)
     return Path("build") / stem / (stem + (f"_{network}" if network else "") + SUFFIX[target])
 
 
