@@ -22,6 +22,7 @@ class Code(StrEnum):
     UNKNOWN_PRECISION = "unknown-precision"
     UNKNOWN_ROLE = "unknown-role"
     DUPLICATE_NAME = "duplicate-name"
+    RESERVED_NAME = "reserved-name"
     # calls and values
     MISSING_ARG = "missing-arg"
     TOO_MANY_ARGS = "too-many-args"
@@ -60,6 +61,7 @@ CODES: dict[Code, str] = {
     Code.UNKNOWN_PRECISION: "a precision annotation agqc does not know",
     Code.UNKNOWN_ROLE: "a network role that is not one of the known roles",
     Code.DUPLICATE_NAME: "a name defined twice where it must be unique",
+    Code.RESERVED_NAME: "a name generated PyTorch cannot hold (a Python keyword, a member of nn.Module)",
     Code.MISSING_ARG: "a required argument was not given",
     Code.TOO_MANY_ARGS: "more positional arguments than the op or block takes",
     Code.ARG_TYPE: "an argument of the wrong kind (tensor, integer, number, text, flag)",

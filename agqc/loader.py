@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from . import ast
 from .diagnostics import AgqcError, Reporter, Span, decode_error_span, did_you_mean
 from .errorcodes import Code
+from .names import check_names
 from .parse import parse_source
 from .policy import MAX_FILE_BYTES
 
@@ -138,6 +139,7 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
         for d in err.diagnostics:
             reporter._add(d)
         return
+    check_names(module, reporter)
     stack.append(key)
     for item in module.items:
         if isinstance(item, ast.Import):

@@ -70,3 +70,65 @@ def test_a_spec_named_dots_builds_inside_the_build_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "build" / "spec" / "spec.dot").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["...agq", "build"]  # nothing written beside it
+
+
+def _one_block(name: str = "N", tensor: str = "h", model: str = "M", network: str = "net", op: str = "linear(4)"):
+    return (f"block {name}(x: [B, 4]) -> [B, 4] {{\n    {tensor} = x -> {op}\n    return {tensor}\n}}\n\n"
+            f"model {model} {{\n    classifier {network} = {name}()\n}}\n")
+
+
+NAMES = {  # each either builds into a module that does what the checker says, or is a located error
+    "tensor named lambda": _one_block(tensor="lambda"),
+    "block named pass": _one_block(name="pass"),
+    "model named def": _one_block(model="def"),
+    "network named def": _one_block(network="def"),
+    "block named F": _one_block(name="F"),
+    "block named nn": _one_block(name="nn"),
+    "block named torch": _one_block(name="torch"),
+    "block named super": _one_block(name="super"),
+    "block named like a helper": _one_block(name="QuantLinear", op="linear(4) @int8"),
+    "block named deploy": _one_block(name="deploy", op="linear(4) @int8"),
+    "tensor named F": _one_block(tensor="F"),
+    "tensor named torch": _one_block(tensor="torch", op="relu()").replace("return torch",
+                                                                         "return torch + normal(B, 4)"),
+    "layer named __init__": _one_block(op="linear(4) as __init__"),
+    "layer named _modules": _one_block(op="linear(4) as _modules"),
+    "network named training": _one_block(network="training"),
+    "network named forward": _one_block(network="forward"),
+    "model named like its block": _one_block(name="M"),
+    "side-by-side inputs that mangle alike": """
+block C(b_x: [B, 4], y: [B, 4]) -> [B, 4] {
+    return b_x + y
+}
+
+block D(x: [B, 4], y: [B, 2]) -> [B, 4] {
+    return x + (y -> linear(4))
+}
+
+model M {
+    classifier a_b = D()
+    classifier a = C()
+}
+""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(NAMES))
+def test_a_name_python_cannot_hold_is_renamed_or_refused(case, write_spec):
+    import torch
+
+    import agqc
+    from agqc.errorcodes import Code
+    try:
+        spec = agqc.load(write_spec(NAMES[case], "names.agq"))
+    except agqc.AgqcError as err:  # refused: located, with its own code
+        assert {d.code for d in err.errors} == {Code.RESERVED_NAME}, err
+        return
+    compile(spec.emit_python(), "names.py", "exec")
+    module = spec.build().eval()
+    assert sum(p.numel() for p in module.parameters()) == spec.summary().total_params
+    outs = module(*spec.example_inputs(sizes={"B": 3}))
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    assert [tuple(o.shape) for o in outs] == [tuple(3 if d == "B" else d for d in t.shape)
+                                              for t in spec.output_types()]
+    assert all(torch.isfinite(o).all() for o in outs)

@@ -12,6 +12,8 @@ in-memory module cannot drift apart.
 from __future__ import annotations
 
 import ast as python_ast
+import builtins
+import keyword
 import re
 from dataclasses import dataclass
 
@@ -93,9 +95,10 @@ def _helpers_used(program: Program) -> list[str]:
 
 
 def _reserved(program: Program, helpers: list[str]) -> set[str]:
-    """Names a block's class must not take: the model's, and what the generated file defines or imports."""
+    """Names a block's class must not take: the model's, what the generated file defines or imports,
+    and Python's own (a class ``super`` would hide the builtin every ``__init__`` calls)."""
     defined = {m for name in helpers for m in re.findall(r"^(?:class|def) (\w+)", HELPERS[name], re.MULTILINE)}
-    return defined | {program.model or "Model", "torch", "nn", "F"}
+    return defined | {program.model or "Model", "torch", "nn", "F"} | set(dir(builtins)) | set(keyword.kwlist)
 
 
 def side_by_side(program: Program) -> tuple[list[str], list[tuple[int, str]]]:
@@ -106,10 +109,13 @@ def side_by_side(program: Program) -> tuple[list[str], list[tuple[int, str]]]:
     """
     signature = program.signature
     assert signature is not None
-    calls = []
+    calls, start = [], 0
     for net in program.networks:
         g = program.graph(net.graph)
-        args = g.inputs if signature.shared or len(program.networks) == 1 else [f"{net.name}_{i}" for i in g.inputs]
+        if signature.shared or len(program.networks) == 1:
+            args = list(signature.names)
+        else:  # each network's own inputs, in turn
+            args, start = list(signature.names[start:start + len(g.inputs)]), start + len(g.inputs)
         calls.append((len(g.outputs), f"self.{net.name}({', '.join(args)})"))
     return list(signature.names), calls
 

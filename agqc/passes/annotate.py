@@ -52,9 +52,15 @@ def forward_signature(program: Program) -> Signature | None:
     if len(graphs) == 1 or shared:
         g = graphs[0]
         return Signature(tuple(g.inputs), tuple(g.input_types()), (g.key,) * len(g.inputs), shared)
-    names = tuple(f"{net.name}_{i}" for net, g in zip(program.networks, graphs) for i in g.inputs)
+    names: list[str] = []
+    for net, g in zip(program.networks, graphs):
+        for i in g.inputs:  # `a_b` with `x` and `a` with `b_x` would both give `a_b_x`: number the second
+            name, k = f"{net.name}_{i}", 2
+            while name in names:
+                name, k = f"{net.name}_{i}_{k}", k + 1
+            names.append(name)
     types = tuple(t for g in graphs for t in g.input_types())
-    return Signature(names, types, tuple(g.key for g in graphs for _ in g.inputs))
+    return Signature(tuple(names), types, tuple(g.key for g in graphs for _ in g.inputs))
 
 
 class _Annotator:
