@@ -8,9 +8,12 @@ untouched.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import pickle
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,10 +99,10 @@ def _weights_and_deploy(spec, module, weights: Path | None, deploy: bool, large:
     if large:
         raise BuildError("--deploy and --weights need real weights; this model is built on the meta device")
     if weights is not None:
+        state = _read_weights(weights)
         try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
             module.load_state_dict(state)
-        except (OSError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError) as err:  # missing, wrong, unsafe
+        except RuntimeError as err:  # missing or unexpected keys, or shapes that differ
             detail = " ".join(str(err).split())
             raise BuildError(f"cannot load weights from {weights}: {detail[:400]}") from None
     if not deploy:
@@ -112,19 +115,44 @@ def _weights_and_deploy(spec, module, weights: Path | None, deploy: bool, large:
             f"({before / after:.2f}x smaller)\n")
 
 
+def _read_weights(path: Path) -> dict:
+    """A state_dict from a file: tensors only (never a pickle), from a regular file, keyed by name."""
+    import torch
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read forever
+            raise BuildError(f"cannot load weights from {path}: not a regular file")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as err:
+        detail = ("the file is empty or cut short" if isinstance(err, EOFError)  # missing, empty, truncated, unsafe
+                  else " ".join(str(err).split()) or type(err).__name__)
+        raise BuildError(f"cannot load weights from {path}: {detail[:400]}") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise BuildError(f"cannot load weights from {path}: expected a state_dict (parameter names mapped to "
+                         "tensors, as torch.save(model.state_dict(), FILE) writes)")
+    return state
+
+
 def _state_bytes(module) -> int:
     return sum(t.numel() * t.element_size() for t in module.state_dict().values())
 
 
 def write_atomically(files: dict[Path, str | bytes]) -> None:
-    """Write each file via a temporary sibling and a rename."""
+    """Write each file via a temporary sibling and a rename; a failed write leaves no temporary behind."""
     for path, content in files.items():
+        if path.is_dir():  # checked first: the rename would fail only after the temporary was written
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content.encode() if isinstance(content, str) else content)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should read like any file
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content.encode() if isinstance(content, str) else content)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should read like any file
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 

@@ -107,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         n = len(err.errors)
         print(f"agqc: {n} error{'s' if n != 1 else ''}; nothing written", file=sys.stderr)
         return 1
+    except OSError as err:  # the file system said no: a path onto a file, under a file, read-only, full
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"agqc: error: cannot write {where}{err.strerror or err}; nothing written", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - anything else is our bug, said plainly

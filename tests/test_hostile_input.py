@@ -132,3 +132,52 @@ def test_a_name_python_cannot_hold_is_renamed_or_refused(case, write_spec):
     assert [tuple(o.shape) for o in outs] == [tuple(3 if d == "B" else d for d in t.shape)
                                               for t in spec.output_types()]
     assert all(torch.isfinite(o).all() for o in outs)
+
+
+GAN = ROOT / "specs" / "gan.agq"
+
+
+def _weights(tmp_path, kind):
+    import torch
+    path = tmp_path / f"{kind}.pt"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "int keys":
+        torch.save({1: torch.zeros(1)}, path)
+    elif kind == "tuple keys":
+        torch.save({(1, 2): torch.zeros(1)}, path)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "wrong shapes":
+        torch.save({"G.linear1.weight": torch.zeros(1)}, path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["empty", "int keys", "tuple keys", "fifo", "wrong shapes", "missing"])
+def test_a_weights_file_that_cannot_be_loaded_is_a_clear_error(kind, tmp_path):
+    result = run("build", GAN, "-o", tmp_path / "out", "--weights", _weights(tmp_path, kind))
+    assert result.returncode == 1, result.stderr
+    assert "cannot load weights from" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("where", ["an existing file", "a dangling symlink", "under a file"])
+def test_build_into_a_path_that_cannot_be_a_folder_is_a_clear_error(where, tmp_path):
+    (tmp_path / "file").write_text("mine")
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    out = {"an existing file": tmp_path / "file", "a dangling symlink": tmp_path / "link",
+           "under a file": tmp_path / "file" / "out"}[where]
+    result = run("build", GAN, "-o", out)
+    assert result.returncode == 1, result.stderr
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+@pytest.mark.parametrize("command", ["emit", "draw"])
+def test_writing_onto_a_folder_is_a_clear_error_and_leaves_no_temporary(command, tmp_path):
+    (tmp_path / "folder").mkdir()
+    result = run(command, GAN, "-o", tmp_path / "folder", "--format", "dot") if command == "draw" else \
+        run(command, GAN, "-o", tmp_path / "folder")
+    assert result.returncode == 1, result.stderr
+    assert "is a folder" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
