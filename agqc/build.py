@@ -138,16 +138,23 @@ def _state_bytes(module) -> int:
 
 
 def write_atomically(files: dict[Path, str | bytes]) -> None:
-    """Write each file via a temporary sibling and a rename; a failed write leaves no temporary behind."""
+    """Write each file via a temporary sibling and a rename; a failed write leaves no temporary behind.
+
+    A symlink is followed (the file it points at is rewritten, the link stays), and a file
+    that exists keeps its permissions (a private 0600 spec stays private).
+    """
     for path, content in files.items():
         if path.is_dir():  # checked first: the rename would fail only after the temporary was written
             raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+        if path.is_symlink():
+            path = path.resolve()
+        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content.encode() if isinstance(content, str) else content)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should read like any file
+            os.chmod(tmp, mode)  # mkstemp makes 0600; a new file should read like any other
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -181,3 +181,22 @@ def test_writing_onto_a_folder_is_a_clear_error_and_leaves_no_temporary(command,
     assert result.returncode == 1, result.stderr
     assert "is a folder" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
+def test_control_characters_from_a_spec_never_reach_the_terminal_raw(write_spec):
+    path = write_spec('block N(x: [B, 4]) -> [B, 4] {\n    return x -> gelu(approximate="\x1b[31mred")\n}\n'
+                      "model M { classifier net = N() }\n", "esc.agq")
+    result = run("check", path)
+    assert result.returncode == 1
+    assert "\x1b" not in result.stderr and "\u241b[31mred" in result.stderr
+
+
+def test_fmt_write_keeps_permissions_and_follows_symlinks(tmp_path):
+    spec = tmp_path / "private.agq"
+    spec.write_text((ROOT / "specs" / "gan.agq").read_text() + "\n\n")
+    spec.chmod(0o600)
+    (tmp_path / "link.agq").symlink_to(spec)
+    result = run("fmt", "--write", tmp_path / "link.agq")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "link.agq").is_symlink() and oct(spec.stat().st_mode & 0o777) == oct(0o600)
+    assert run("fmt", "--check", spec).returncode == 0
