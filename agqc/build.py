@@ -69,21 +69,28 @@ def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None
                             f"{summary.total_params * 4 / 2**30:.1f} GiB of fp32 weights (agqc exports models up to "
                             f"{BUILD_WEIGHTS_LIMIT // 10**6}M parameters); the module was checked on the meta device")
         else:
-            _export_networks(spec, module, tmp)
+            warnings += _export_networks(spec, module, tmp)
         files = sorted(tmp.iterdir())
         for f in files:
             os.replace(f, out / f.name)
     return BuildResult([out / f.name for f in files], summary.text() + deployed, warnings)
 
 
-def _export_networks(spec, module, out_dir: Path) -> None:
-    """One ``torch.export`` program per network, by the same path as ``agqc lower --target export``."""
+def _export_networks(spec, module, out_dir: Path) -> list[str]:
+    """One ``torch.export`` program per network, by the same path as ``agqc lower --target export``;
+    the warnings for those whose example inputs are too large to make."""
     import torch
 
-    from .backends.export import export_program
+    from .backends.export import ExampleTooLarge, export_program
+    warnings = []
     for net in spec.program.networks:
-        lowered = export_program(spec, net.name, module=getattr(module, net.name), dynamic=False)
+        try:
+            lowered = export_program(spec, net.name, module=getattr(module, net.name), dynamic=False)
+        except ExampleTooLarge as err:
+            warnings.append(f"no {net.name}.pt2: {err}")
+            continue
         torch.export.save(lowered.program, str(out_dir / f"{net.name}.pt2"))
+    return warnings
 
 
 def _check_layer_budget(spec) -> None:

@@ -21,6 +21,8 @@ MAX_BUILD_LAYERS = 100_000  # each layer is a Python module object; Llama-3-8B h
 BUILD_WEIGHTS_LIMIT = 50_000_000  # parameters: `agqc build` above this makes no weights (meta), hence no .pt2
 LOWER_WEIGHTS_LIMIT = 1_000_000_000  # parameters (4 GB of fp32): `agqc lower` above this exports placeholders
 
+MAX_EXAMPLE_ELEMENTS = 1 << 26  # numbers in the example inputs an export traces with (256 MiB in fp32)
+
 # ---- summaries and drawings --------------------------------------------------------------
 SHOWN_COPIES = 64  # a repeat with more copies lists the first and counts the rest (they are identical)
 MAX_DRAWN_ITEMS = 2_000  # beyond this Graphviz takes minutes and nobody can read the result

@@ -200,3 +200,24 @@ def test_fmt_write_keeps_permissions_and_follows_symlinks(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "link.agq").is_symlink() and oct(spec.stat().st_mode & 0o777) == oct(0o600)
     assert run("fmt", "--check", spec).returncode == 0
+
+
+WIDE = """\
+block N(x: [B, 100000000]) -> [B, 100000000] {
+    return x -> relu()
+}
+
+model M {
+    classifier net = N()
+}
+"""
+
+
+def test_inputs_too_large_to_make_are_not_made(write_spec, tmp_path):
+    """A 10^8-wide input checks (sizes are symbols on paper); its example input is never allocated."""
+    path = write_spec(WIDE, "wide.agq")
+    built = run("build", path, "-o", tmp_path / "out")
+    assert built.returncode == 0, built.stderr
+    assert "no net.pt2" in built.stderr and not (tmp_path / "out" / "net.pt2").exists()
+    lowered = run("lower", path, "--target", "export", "-o", tmp_path / "wide.pt2")
+    assert lowered.returncode == 1 and "example inputs" in lowered.stderr, lowered.stderr

@@ -15,7 +15,9 @@ import warnings
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 
-from ..types import dim_symbols
+from ..kinds import DType
+from ..policy import MAX_EXAMPLE_ELEMENTS
+from ..types import dim_eval, dim_symbols
 
 
 @dataclass
@@ -37,6 +39,19 @@ def example_sizes(spec, network: str | None = None) -> dict[str, int]:
     return {name: 2 + i for i, name in enumerate(names)}
 
 
+class ExampleTooLarge(ValueError):
+    """Example inputs too large to make: the sizes a spec fixes (a 10^9-wide input) cannot be materialised."""
+
+
+def check_example_size(spec, network: str | None, sizes: dict[str, int]) -> None:
+    """Raise ``ExampleTooLarge`` when the example inputs would hold more than the policy allows."""
+    numbers = sum(t.numel(sizes) for t in spec.input_types(network))
+    if numbers > MAX_EXAMPLE_ELEMENTS:
+        what = f"network `{network}`" if network else "the model"
+        raise ExampleTooLarge(f"the example inputs of {what} would hold {numbers:,} numbers "
+                              f"({numbers * 4 / 2**30:.1f} GiB), over agqc's limit of {MAX_EXAMPLE_ELEMENTS:,}")
+
+
 def export_program(spec, network: str | None = None, device: str | None = None, module=None,
                    dynamic: bool = True) -> Lowered:
     """``torch.export`` the model (or one network) with named sizes dynamic where the model allows.
@@ -49,13 +64,18 @@ def export_program(spec, network: str | None = None, device: str | None = None, 
     from torch.fx.experimental.symbolic_shapes import is_concrete_int
 
     sizes = example_sizes(spec, network)
+    if device != "meta":  # placeholder inputs on the meta device take no memory
+        check_example_size(spec, network, sizes)
     if module is None:
         module = spec.build(device=device)
         module = getattr(module, network) if network else module
     module.eval()
-    args = spec.example_inputs(network, sizes)
-    if device == "meta":
-        args = tuple(a.to("meta") for a in args)
+    if device == "meta":  # made there directly: a real tensor first could be too large to exist
+        args = tuple(torch.empty([dim_eval(d, sizes) for d in t.shape], device="meta",
+                                 dtype=torch.long if t.dtype == DType.INT else torch.float32)
+                     for t in spec.input_types(network))
+    else:
+        args = spec.example_inputs(network, sizes)
     types = spec.input_types(network)
     named = {n: Dim(n) for n in sizes}
     single = [{i: d for i, d in enumerate(t.shape) if isinstance(d, str) and d in named and dynamic}

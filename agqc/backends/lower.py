@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..policy import LOWER_WEIGHTS_LIMIT
 from . import tensorrt_plan
-from .export import Lowered, example_sizes, export_program, quiet, to_onnx
+from .export import ExampleTooLarge, Lowered, check_example_size, example_sizes, export_program, quiet, to_onnx
 
 SUFFIX = {"export": ".pt2", "onnx": ".onnx", "tensorrt": ".trt.ep"}
 WHAT = {"export": "torch.export program", "onnx": "ONNX model", "tensorrt": "TensorRT program"}
@@ -79,6 +79,8 @@ def lower(spec, target: str, network: str | None, out: Path) -> LowerResult:
             content = buf.getvalue()
         else:
             content = to_onnx(lowered).SerializeToString()
+    except ExampleTooLarge as err:
+        raise LowerError(f"cannot lower {what}: {err}") from None
     except ImportError as err:
         raise LowerError(f"the {target} target needs a package that is not installed ({err.name}): "
                          "pip install 'agqc[dev]' (onnx, onnxscript, onnxruntime)") from None
@@ -121,7 +123,12 @@ def _tensorrt(spec, network: str | None, what: str, out: Path) -> LowerResult:
     rows = tensorrt_plan.plan(spec.program, network)
     module = spec.build()
     module = getattr(module, network) if network else module
-    args = spec.example_inputs(network, example_sizes(spec, network))
+    sizes = example_sizes(spec, network)
+    try:
+        check_example_size(spec, network, sizes)
+    except ExampleTooLarge as err:
+        raise LowerError(f"cannot compile {what} with TensorRT: {err}") from None
+    args = spec.example_inputs(network, sizes)
     try:
         with quiet():
             content = tensorrt_plan.compile_tensorrt(module, args, rows)
