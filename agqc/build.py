@@ -41,7 +41,7 @@ class BuildError(Exception):
 
 
 def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None = None) -> BuildResult:
-    from .backends.drawing import INSTALL_HINT, have_dot, render
+    from .backends.drawing import INSTALL_HINT, RenderError, have_dot, render
     from .backends.torch_module import build_module
 
     out.mkdir(parents=True, exist_ok=True)
@@ -59,7 +59,10 @@ def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None
         dot = spec.to_dot()
         (tmp / f"{stem}.dot").write_text(dot)
         if have_dot():
-            render(dot, tmp / f"{stem}.svg", "svg")
+            try:
+                render(dot, tmp / f"{stem}.svg", "svg")
+            except RenderError as err:
+                raise BuildError(str(err)) from None
         else:
             warnings.append(f"no drawing rendered ({stem}.dot written): {INSTALL_HINT}")
         (tmp / f"{stem}.summary.txt").write_text(summary.text() + deployed)

@@ -179,7 +179,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_draw(args) -> int:
-    from .backends.drawing import INSTALL_HINT, DrawingTooBig, have_dot, render_bytes
+    from .backends.drawing import INSTALL_HINT, DrawingTooBig, RenderError, have_dot, render_bytes
     from .build import output_stem, write_atomically
     spec = _load(args.spec)
     spec.require_model()
@@ -200,7 +200,12 @@ def cmd_draw(args) -> int:
               f"instead.\n  To draw it, {INSTALL_HINT}.\n  Then run: dot -T{fmt} {dot_path} -o {out}",
               file=sys.stderr)
         return 1
-    write_atomically({out: dot if fmt == "dot" else render_bytes(dot, fmt)})
+    try:
+        content = dot if fmt == "dot" else render_bytes(dot, fmt)
+    except RenderError as err:
+        print(f"agqc: error: {err}; nothing written", file=sys.stderr)
+        return 1
+    write_atomically({out: content})
     print(f"wrote {out}")
     return 0
 

@@ -221,3 +221,20 @@ def test_inputs_too_large_to_make_are_not_made(write_spec, tmp_path):
     assert "no net.pt2" in built.stderr and not (tmp_path / "out" / "net.pt2").exists()
     lowered = run("lower", path, "--target", "export", "-o", tmp_path / "wide.pt2")
     assert lowered.returncode == 1 and "example inputs" in lowered.stderr, lowered.stderr
+
+
+@pytest.mark.parametrize("command", ["draw", "build"])
+def test_graphviz_running_out_of_time_is_a_clear_error(command, monkeypatch, tmp_path, capsys):
+    """A drawing too dense for dot to lay out in time: exit 1 and a message, never TimeoutExpired."""
+    import importlib
+
+    from agqc import cli
+    from agqc.backends.drawing import have_dot
+    render = importlib.import_module("agqc.backends.drawing.render")  # the module, not its function
+    if not have_dot():
+        pytest.skip("Graphviz's dot is not installed: `make setup` installs it (apt-get install graphviz)")
+    monkeypatch.setattr(render, "TIMEOUT_S", 0.001)  # the real dot, given no time at all
+    status = cli.main([command, str(GAN), "-o", str(tmp_path / ("gan.svg" if command == "draw" else "out"))])
+    assert status == 1
+    assert "took longer than" in capsys.readouterr().err
+    assert not (tmp_path / "gan.svg").exists() and not (tmp_path / "out" / "gan.py").exists()

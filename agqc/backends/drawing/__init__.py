@@ -9,12 +9,11 @@ from __future__ import annotations
 from ...ir import Program
 from .dot import write_dot
 from .model_scene import DrawingTooBig, build_scene
-from .render import FORMATS, INSTALL_HINT, have_dot, render, render_bytes
+from .render import FORMATS, INSTALL_HINT, RenderError, have_dot, render, render_bytes
 from .scene import DrawOptions, Scene
 
-__all__ = ["DrawingTooBig", "DrawOptions", "FORMATS", "INSTALL_HINT", "Scene", "build_scene", "have_dot", "render",
-           "render_bytes",
-           "to_dot"]
+__all__ = ["DrawingTooBig", "DrawOptions", "FORMATS", "INSTALL_HINT", "RenderError", "Scene", "build_scene",
+           "have_dot", "render", "render_bytes", "to_dot"]
 
 
 def to_dot(program: Program, options: DrawOptions | None = None) -> str:
