@@ -2,9 +2,9 @@
 
 Takes a ``Spec``, a stem and an output folder; makes the generated source,
 the DOT and SVG drawing, the summary (text and JSON) and one ``.pt2``
-``torch.export`` program per network in a temporary folder, and only when
-all succeeded moves them into place.  A failed build leaves earlier outputs
-untouched.
+``torch.export`` program per network in a fresh folder beside it, and only
+when all succeeded swaps that folder in (``agqc.outdir``).  A failed or
+killed build leaves the earlier folder exactly as it was.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .outdir import FolderRefused, staged_folder
 from .policy import BUILD_WEIGHTS_LIMIT, MAX_BUILD_LAYERS
 
 
@@ -41,42 +42,47 @@ class BuildError(Exception):
 
 
 def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None = None) -> BuildResult:
+    """Write every output into a fresh folder beside ``out``; only when all succeeded does it replace ``out``."""
+    try:
+        with staged_folder(out) as staging:
+            text, warnings = _write_outputs(spec, stem, staging, deploy, weights)
+            names = sorted(p.name for p in staging.iterdir())
+    except FolderRefused as err:
+        raise BuildError(str(err)) from None
+    return BuildResult([out / name for name in names], text, warnings)
+
+
+def _write_outputs(spec, stem: str, tmp: Path, deploy: bool, weights: Path | None) -> tuple[str, list[str]]:
     from .backends.drawing import INSTALL_HINT, RenderError, have_dot, render
     from .backends.torch_module import build_module
 
-    out.mkdir(parents=True, exist_ok=True)
     warnings = []
-    with tempfile.TemporaryDirectory(prefix=f".{stem}.", dir=out) as tmp:
-        tmp = Path(tmp)
-        source = spec.emit_python()
-        (tmp / f"{stem}.py").write_text(source)
-        summary = spec.summary()
-        _check_layer_budget(spec)
-        large = summary.total_params > BUILD_WEIGHTS_LIMIT
-        module = build_module(spec.program, source, device="meta" if large else None)
-        deployed = _weights_and_deploy(spec, module, weights, deploy, large, tmp / f"{stem}.deploy.pt") \
-            if deploy or weights else ""
-        dot = spec.to_dot()
-        (tmp / f"{stem}.dot").write_text(dot)
-        if have_dot():
-            try:
-                render(dot, tmp / f"{stem}.svg", "svg")
-            except RenderError as err:
-                raise BuildError(str(err)) from None
-        else:
-            warnings.append(f"no drawing rendered ({stem}.dot written): {INSTALL_HINT}")
-        (tmp / f"{stem}.summary.txt").write_text(summary.text() + deployed)
-        (tmp / f"{stem}.summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
-        if large:
-            warnings.append(f"no .pt2 export: {summary.total_params:,} parameters would need "
-                            f"{summary.total_params * 4 / 2**30:.1f} GiB of fp32 weights (agqc exports models up to "
-                            f"{BUILD_WEIGHTS_LIMIT // 10**6}M parameters); the module was checked on the meta device")
-        else:
-            warnings += _export_networks(spec, module, tmp)
-        files = sorted(tmp.iterdir())
-        for f in files:
-            os.replace(f, out / f.name)
-    return BuildResult([out / f.name for f in files], summary.text() + deployed, warnings)
+    source = spec.emit_python()
+    (tmp / f"{stem}.py").write_text(source)
+    summary = spec.summary()
+    _check_layer_budget(spec)
+    large = summary.total_params > BUILD_WEIGHTS_LIMIT
+    module = build_module(spec.program, source, device="meta" if large else None)
+    deployed = _weights_and_deploy(spec, module, weights, deploy, large, tmp / f"{stem}.deploy.pt") \
+        if deploy or weights else ""
+    dot = spec.to_dot()
+    (tmp / f"{stem}.dot").write_text(dot)
+    if have_dot():
+        try:
+            render(dot, tmp / f"{stem}.svg", "svg")
+        except RenderError as err:
+            raise BuildError(str(err)) from None
+    else:
+        warnings.append(f"no drawing rendered ({stem}.dot written): {INSTALL_HINT}")
+    (tmp / f"{stem}.summary.txt").write_text(summary.text() + deployed)
+    (tmp / f"{stem}.summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+    if large:
+        warnings.append(f"no .pt2 export: {summary.total_params:,} parameters would need "
+                        f"{summary.total_params * 4 / 2**30:.1f} GiB of fp32 weights (agqc exports models up to "
+                        f"{BUILD_WEIGHTS_LIMIT // 10**6}M parameters); the module was checked on the meta device")
+    else:
+        warnings += _export_networks(spec, module, tmp)
+    return summary.text() + deployed, warnings
 
 
 def _export_networks(spec, module, out_dir: Path) -> list[str]:

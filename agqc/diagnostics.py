@@ -160,9 +160,14 @@ def render(diagnostic: Diagnostic, sources: dict[str, str] | None = None) -> str
         lines.append(gutter + source_line)
         lines.append(" " * (len(gutter) - 2) + "| " + " " * (span.col - 1) + "^" * width)
     lines.extend(f"  note: {note}" for note in d.notes)
-    return "\n".join(line.translate(_VISIBLE) for line in lines)
+    return "\n".join(visible(line) for line in lines)
 
 
 # Control characters from a spec (an escape sequence in a string or a comment) would act on the
 # user's terminal: each is shown as its one-column Unicode picture (U+2400...), so carets stay aligned.
-_VISIBLE = {c: 0x2400 + c for c in range(32) if c != 9} | {127: 0x2421} | {c: 0xFFFD for c in range(0x80, 0xA0)}
+_PICTURES = {c: 0x2400 + c for c in range(32) if c != 9} | {127: 0x2421} | {c: 0xFFFD for c in range(0x80, 0xA0)}
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character but the tab shown as a picture, one column each."""
+    return text.translate(_PICTURES)

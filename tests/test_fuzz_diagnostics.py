@@ -27,6 +27,7 @@ from hypothesis import given, note
 
 import agqc
 from agqc.cli import main
+from agqc.diagnostics import visible
 from agqc.errorcodes import CODES
 from agqc.parse import parse_source
 from fuzz_strategies import SHIPPED, grammar_sources, ill_formed_specs, mutated_sources
@@ -90,7 +91,7 @@ def read_diagnostics(stderr: str, context: str) -> tuple[list[tuple[str, str, st
         text = _lines_of(file)
         assert text is not None, f"{line!r}: no such file{context}"
         assert 1 <= lineno <= len(text), f"{line!r}: line outside the file ({len(text)} lines){context}"
-        src = text[lineno - 1].expandtabs(1)
+        src = visible(text[lineno - 1].expandtabs(1))  # control characters are shown as pictures
         assert 1 <= col <= len(src) + 1, f"{line!r}: column outside line {lineno} ({len(src)} chars){context}"
         found.append((file, head["sev"], code))
         shown = _SOURCE.match(lines[i + 1]) if i + 1 < len(lines) else None

@@ -238,3 +238,38 @@ def test_graphviz_running_out_of_time_is_a_clear_error(command, monkeypatch, tmp
     assert status == 1
     assert "took longer than" in capsys.readouterr().err
     assert not (tmp_path / "gan.svg").exists() and not (tmp_path / "out" / "gan.py").exists()
+
+
+def _folder(path):
+    return {p.name: p.read_bytes() for p in path.iterdir()} if path.exists() else None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_killed_build_leaves_the_earlier_folder_whole(how, tmp_path):
+    """Kill a rebuild at many moments: the folder is always all old or all new, never a mix."""
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    spec = tmp_path / "gan.agq"
+    spec.write_text((ROOT / "specs" / "gan.agq").read_text())
+    assert run("build", spec, "-o", out).returncode == 0
+    (out / "first.pt2").write_bytes(b"from an earlier build")  # gone once a build completes
+    old = _folder(out)
+    spec.write_text(spec.read_text().replace("LATENT = 100", "LATENT = 64"))  # same names, new contents
+    for delay in (0.2, 0.8, 1.5, 2.5, 3.5, 5.0):
+        child = subprocess.Popen([sys.executable, "-m", "agqc", "build", str(spec), "-o", str(out)], cwd=ROOT,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        child.send_signal(getattr(signal, how))
+        child.wait(timeout=TIMEOUT_S)
+        now = _folder(out)
+        assert now == old or ("first.pt2" not in now and now["gan.py"] != old["gan.py"]), delay
+        if now != old:
+            break  # the rebuild finished before the kill: nothing more to interrupt
+    if how == "SIGTERM":  # unwound: no temporaries beside the folder
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["gan.agq", "out"]
+    assert run("build", spec, "-o", out).returncode == 0  # and the next build clears a killed one's
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gan.agq", "out"]
+    assert "first.pt2" not in _folder(out)
