@@ -128,6 +128,7 @@ class Elaborator:
             if graph is None:
                 self.failed.add(key)
                 return None
+            graph.config = {k: v.name if isinstance(v, Sym) else v for k, v in sorted(config.items())}
             self.graphs[key] = graph
         return self.graphs[key]
 

@@ -66,6 +66,7 @@ class Graph:
     outputs: list[Ref] = field(default_factory=list)
     class_name: str = ""
     boundary: list[Precision] | None = None  # precisions the outputs are cast to on leaving
+    config: dict[str, Any] = field(default_factory=dict)  # the block's arguments; a symbolic size by its name
     facts: GraphFacts | None = None  # set by passes.annotate
     _nodes: dict[str, Node] = field(default_factory=dict, repr=False)
     _users: dict[str, list[str]] = field(default_factory=dict, repr=False)

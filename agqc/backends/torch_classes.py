@@ -227,7 +227,7 @@ class _ClassWriter:
     # ---- naming the constructor arguments ------------------------------------------------------
     def _names(self, numbers: list[_Number]) -> dict[tuple[str, ...], str]:
         sig = block_signature(self.program, self.graphs[0])
-        configs = [config_of(g) for g in self.graphs]
+        configs = [config_of(self.program, g) for g in self.graphs]
         modules = {n.module for n in self.graphs[0].nodes() if n.module}
         names: dict[tuple[str, ...], str] = {}
         taken: set[str] = set()
@@ -285,7 +285,7 @@ class _ClassWriter:
         """Sizes that comments may name: constructor arguments, block parameters, input sizes."""
         named = {names[n.texts]: tuple(number_value(x) for x in n.texts) for n in numbers if n.texts in names}
         sig = block_signature(self.program, self.graphs[0])
-        configs = [config_of(g) for g in self.graphs]
+        configs = [config_of(self.program, g) for g in self.graphs]
         for k in sig.config:
             values = tuple(c.get(k) for c in configs)
             if k not in named and all(isinstance(v, int) and not isinstance(v, bool) for v in values):

@@ -2,19 +2,19 @@
 
 Takes a ``Program`` and one of its graphs; gives ``block_signature`` (the block's
 parameters in the spec's order and its input sizes that have a name, read from the
-spec's text), ``config_of`` (the parameter values a graph was made with, from its key)
+spec's text), ``config_of`` (the arguments a graph's block was instantiated with)
 and ``symbol`` (a size's value in each variant -> its text in a comment: ``out``,
 ``H // 2``, ``heads * head_dim``, or ``32|64`` when no name fits).
 """
 from __future__ import annotations
 
-import ast as python_ast
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 
 from .. import ast
 from ..ir import Graph, Program
+from ..kinds import GraphKind
 
 
 @dataclass(frozen=True)
@@ -57,39 +57,11 @@ def _block(file: str, text: str, name: str) -> ast.Block | None:
     return next((b for b in module.items if isinstance(b, ast.Block) and b.name == name), None)
 
 
-def config_of(graph: Graph) -> dict:
-    """The parameter values in a graph's key, ``Block(k=v, ...)[types]...`` (a repeat body: its block's)."""
-    key = graph.key
-    start = key.find("(")
-    if start < 0:
-        return {}
-    parts, depth, quote, current = [], 0, "", ""
-    for ch in key[start + 1:]:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            if depth == 0:
-                break
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        current += ch
-    parts.append(current)
-    config = {}
-    for part in parts:
-        name, eq, value = part.strip().partition("=")
-        if eq and name.isidentifier():
-            try:
-                config[name] = python_ast.literal_eval(value)
-            except (ValueError, SyntaxError):
-                config[name] = value  # a symbolic size
-    return config
+def config_of(program: Program, graph: Graph) -> dict:
+    """The arguments a graph's block was instantiated with (a repeat body: those of the block it sits in)."""
+    while graph.kind == GraphKind.REPEAT:
+        graph = program.graph(graph.key.rsplit("/", 1)[0])
+    return graph.config
 
 
 def symbol(values: tuple, texts: tuple[str, ...], named: dict[str, tuple], axes: dict[str, int],
