@@ -15,7 +15,7 @@ from ..facts import GraphFacts, NodeFacts, Placement, Runtime, Signature, Stored
 from ..ir import Graph, Node, Program
 from ..kinds import GraphKind, NodeKind
 from ..ops.registry import OpCall, OpDef, TensorRT, lookup
-from ..types import FP32, PRECISIONS, Dim, Precision, dim_add, dim_mul
+from ..types import FP32, PRECISIONS, Dim, Precision, dim_add, dim_mul, dim_subst
 
 # Why TensorRT does not run an op of this kind, and what it does with the ones it drops.
 FALLBACK_NOTES = {TensorRT.RANDOM: "random sampling stays in PyTorch",
@@ -167,5 +167,4 @@ def _in_helper_order(names: set[str]) -> tuple[str, ...]:
 
 def macs_per_example(macs: Dim) -> Dim:
     """MACs for one example: the batch size ``B`` is 1; other sizes (``T``) stay symbolic."""
-    from ..types import dim_subst
     return dim_subst(macs, {"B": 1})
