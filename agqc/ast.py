@@ -6,7 +6,7 @@ ops or torch: it is the program exactly as written.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TypeVar, Union, dataclass_transform
 
 from .diagnostics import Span
@@ -110,7 +110,25 @@ class Annotated:
     span: Span
 
 
-Expr = Union[Name, Number, String, Bool, BinOp, Neg, Call, Chain, Annotated]
+@node
+class Slice:
+    """``start:stop`` inside brackets; either end may be left open (None)."""
+
+    start: "Expr | None"
+    stop: "Expr | None"
+    span: Span
+
+
+@node
+class Index:
+    """``value[a, b:c]``: one subscript (an index or a ``Slice``) per leading dimension."""
+
+    value: "Expr"
+    items: tuple["Expr | Slice", ...]
+    span: Span
+
+
+Expr = Union[Name, Number, String, Bool, BinOp, Neg, Call, Chain, Annotated, Index]
 
 
 @node
@@ -228,3 +246,4 @@ Item = Union[Import, Const, Block, Model]
 class Module:
     file: str
     items: tuple[Item, ...]
+    tokens: int = field(default=0, compare=False)  # what parsing it cost, for the whole program's limit

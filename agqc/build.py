@@ -27,6 +27,7 @@ class BuildResult:
     files: list[Path]
     summary_text: str
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user should know about what was written
 
 
 def output_stem(spec_path: str | Path) -> str:
@@ -41,28 +42,40 @@ class BuildError(Exception):
     """A problem with what the user asked the build for (a weights file that does not fit, say)."""
 
 
-def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None = None) -> BuildResult:
-    """Write every output into a fresh folder beside ``out``; only when all succeeded does it replace ``out``."""
+def build(spec, stem: str, out: Path, deploy: bool = False, weights: Path | None = None,
+          real_weights: bool = False) -> BuildResult:
+    """Write every output into a fresh folder beside ``out``; only when all succeeded does it replace ``out``.
+
+    Above ``BUILD_WEIGHTS_LIMIT`` parameters no weights are made (the module is built with fake
+    tensors) and each ``.pt2`` holds its program with placeholder weights on the meta device,
+    unless ``real_weights`` asks for real ones.
+    """
+    result = BuildResult([], "")
     try:
         with staged_folder(out) as staging:
-            text, warnings = _write_outputs(spec, stem, staging, deploy, weights)
+            result.summary_text = _write_outputs(spec, stem, staging, deploy, weights, real_weights, result)
             names = sorted(p.name for p in staging.iterdir())
     except FolderRefused as err:
         raise BuildError(str(err)) from None
-    return BuildResult([out / name for name in names], text, warnings)
+    result.files = [out / name for name in names]
+    return result
 
 
-def _write_outputs(spec, stem: str, tmp: Path, deploy: bool, weights: Path | None) -> tuple[str, list[str]]:
+def _write_outputs(spec, stem: str, tmp: Path, deploy: bool, weights: Path | None, real_weights: bool,
+                   result: BuildResult) -> str:
     from .backends.drawing import INSTALL_HINT, RenderError, have_dot, render
+    from .backends.export import placeholder_mode
     from .backends.torch_module import build_module
 
-    warnings = []
+    warnings, notes = result.warnings, result.notes
     source = spec.emit_python()
     (tmp / f"{stem}.py").write_text(source)
     summary = spec.summary()
     _check_layer_budget(spec)
-    large = summary.total_params > BUILD_WEIGHTS_LIMIT
-    module = build_module(spec.program, source, device="meta" if large else None)
+    params = summary.total_params
+    large = params > BUILD_WEIGHTS_LIMIT and not real_weights  # then no weights are made: fake tensors
+    with placeholder_mode() if large else contextlib.nullcontext():
+        module = build_module(spec.program, source)
     deployed = _weights_and_deploy(spec, module, weights, deploy, large, tmp / f"{stem}.deploy.pt") \
         if deploy or weights else ""
     dot = spec.to_dot()
@@ -76,30 +89,43 @@ def _write_outputs(spec, stem: str, tmp: Path, deploy: bool, weights: Path | Non
         warnings.append(f"no drawing rendered ({stem}.dot written): {INSTALL_HINT}")
     (tmp / f"{stem}.summary.txt").write_text(summary.text() + deployed)
     (tmp / f"{stem}.summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
-    if large:
-        warnings.append(f"no .pt2 export: {summary.total_params:,} parameters would need "
-                        f"{summary.total_params * 4 / 2**30:.1f} GiB of fp32 weights (agqc exports models up to "
-                        f"{BUILD_WEIGHTS_LIMIT // 10**6}M parameters); the module was checked on the meta device")
-    else:
-        warnings += _export_networks(spec, module, tmp)
-    return summary.text() + deployed, warnings
+    exported = _export_networks(spec, module, tmp, large, warnings)
+    size = f"{params:,} parameters ({_gib(params)} of fp32 weights)"
+    if large and exported:
+        one = len(exported) == 1
+        notes.append(f"{', '.join(exported)} hold{'s the program' if one else ' the programs'} only: "
+                     f"{'its' if one else 'their'} weights are placeholders on the meta device, because {size} "
+                     f"are over `agqc build`'s limit of {BUILD_WEIGHTS_LIMIT:,}. Load trained weights with "
+                     "torch.export.load(FILE).module().load_state_dict(weights, assign=True), or build with "
+                     "--real-weights to make and export real ones")
+    elif real_weights and params > BUILD_WEIGHTS_LIMIT:
+        notes.append(f"made real weights for {size}, as --real-weights asks "
+                     f"(over `agqc build`'s limit of {BUILD_WEIGHTS_LIMIT:,})")
+    return summary.text() + deployed
 
 
-def _export_networks(spec, module, out_dir: Path) -> list[str]:
-    """One ``torch.export`` program per network, by the same path as ``agqc lower --target export``;
-    the warnings for those whose example inputs are too large to make."""
+def _gib(params: int) -> str:
+    return f"{params * 4 / 2**30:.2f} GiB"
+
+
+def _export_networks(spec, module, out_dir: Path, meta: bool, warnings: list[str]) -> list[str]:
+    """One ``torch.export`` program per network, by the same path as ``agqc lower --target export``
+    (on the meta device, placeholders for weights and inputs, when ``meta``); the files written.
+    A network whose example inputs are too large to make gets a warning instead."""
     import torch
 
     from .backends.export import ExampleTooLarge, export_program
-    warnings = []
+    written = []
     for net in spec.program.networks:
         try:
-            lowered = export_program(spec, net.name, module=getattr(module, net.name), dynamic=False)
+            lowered = export_program(spec, net.name, device="meta" if meta else None,
+                                     module=getattr(module, net.name), dynamic=False)
         except ExampleTooLarge as err:
             warnings.append(f"no {net.name}.pt2: {err}")
             continue
         torch.export.save(lowered.program, str(out_dir / f"{net.name}.pt2"))
-    return warnings
+        written.append(f"{net.name}.pt2")
+    return written
 
 
 def _check_layer_budget(spec) -> None:
@@ -113,7 +139,10 @@ def _weights_and_deploy(spec, module, weights: Path | None, deploy: bool, large:
     """Load trained weights (tensors only: never a pickle), pack them when deploying; a report line."""
     import torch
     if large:
-        raise BuildError("--deploy and --weights need real weights; this model is built on the meta device")
+        params = spec.summary().total_params
+        raise BuildError(f"--deploy and --weights need real weights, and this model has {params:,} parameters, "
+                         f"over `agqc build`'s limit of {BUILD_WEIGHTS_LIMIT:,}, so none are made; "
+                         f"add --real-weights to make them ({_gib(params)} of fp32)")
     if weights is not None:
         state = _read_weights(weights)
         try:

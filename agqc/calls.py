@@ -15,10 +15,10 @@ from . import ast
 from .diagnostics import Span, did_you_mean
 from .errorcodes import Code
 from .evaluate import Keywords, Positional, kind_of
-from .kinds import DType, NodeKind
+from .kinds import DType, GraphKind, NodeKind
 from .ops.registry import BindProblem, OpCall, OpDef, ShapeError, Sym, all_ops, bind_args, lookup
-from .types import FP32, Dim, Precision, TensorType, format_dims
-from .values import POISON, Context, Draft, Frame, NetRef, TupleVal, TVal, Value
+from .types import FP32, Dim, Precision, SizeTooComplex, TensorType, format_dims
+from .values import POISON, Context, Draft, Frame, NetRef, TupleVal, TVal, Value, own_names
 
 if TYPE_CHECKING:
     from .elaborate import Elaborator
@@ -44,11 +44,10 @@ class Calls:
         op = lookup(e.func)
         block = self.elaborator.scope.blocks.get(e.func)
         if target is None and op is None and block is None:
-            known = list(all_ops()) + list(self.elaborator.scope.blocks) + [k for k, v in f.env.items()
-                                                                   if isinstance(v, NetRef)]
-            note = did_you_mean(e.func, known)
-            self.reporter.error(Code.UNKNOWN_OP, f"unknown op or block `{e.func}`", e.func_span,
-                                note or "see `agqc ops` for the list of ops")
+            self._unknown_callee(e, f)
+            return POISON
+        if target is None and op is None and block is not None and f.kind == GraphKind.MODEL:
+            self._block_in_flow(e, block)
             return POISON
         values = [v for v, _ in positional] + [v for v, _ in kwargs.values()]
         if any(v is POISON for v in values):
@@ -67,6 +66,35 @@ class Calls:
             return self.op_call(op, e.span, e.alias, e.span, positional, kwargs, f, ctx, piped is not None)
         assert block is not None
         return self.block_call(block, e, positional, kwargs, f, ctx, piped is not None)
+
+    def _unknown_callee(self, e: ast.Call, f: Frame) -> None:
+        """``e.func`` is neither a network here, an op nor a block: say what it is, or what it is close to."""
+        from .model import misused_name
+        named = f.env.get(e.func)
+        if isinstance(named, (TVal, TupleVal)):
+            f.reads.add(e.func)  # meant as a use: no `unused-input` besides
+            self.reporter.error(Code.UNKNOWN_OP, f"`{e.func}` is a tensor, not an op or block", e.func_span,
+                                f"pass it to one: `{e.func} -> relu()`, `Block({e.func})`")
+            return
+        misuse = misused_name(self.elaborator, e.func, f, called=True)
+        if misuse is not None:
+            self.reporter.error(Code.UNKNOWN_OP, misuse[0], e.func_span, *misuse[1])
+            return
+        known = list(all_ops()) + list(self.elaborator.scope.blocks) + [k for k, v in own_names(f.env).items()
+                                                               if isinstance(v, NetRef)]
+        note = did_you_mean(e.func, known)
+        self.reporter.error(Code.UNKNOWN_OP, f"unknown op or block `{e.func}`", e.func_span,
+                            note or "see `agqc ops` for the list of ops")
+
+    def _block_in_flow(self, e: ast.Call, block: ast.Block) -> None:
+        """A block called in a model's flow: the flow calls networks (the block's instances with weights)."""
+        from .model import did_you_mean_network, networks_of
+        note = did_you_mean_network(networks_of(self.elaborator, block.name)) or (
+            f"declare a network made from it in the model, `network {snake(block.name)} = {block.name}()`, "
+            "and call that")
+        self.reporter.error(Code.MISPLACED, f"`{block.name}` is a block; a model's flow calls its networks",
+                            e.func_span, note, "a network is one instance of a block, with its own weights: "
+                            "its role and name are declared in the model")
 
     # ---- ops ---------------------------------------------------------------------
     def _check_args_only(self, op: OpDef | None, block: ast.Block | None, positional: Positional,
@@ -131,6 +159,14 @@ class Calls:
         except ShapeError as err:
             self._shape_error(op, err, tensors, self._arg_span(op, err.arg, others, given) or span)
             return POISON
+        except SizeTooComplex as err:
+            self.reporter.error(Code.LIMIT, f"{op.name}: {err}", span)
+            return POISON
+        if f.kind == GraphKind.MODEL and op.params(call):  # weights outside every network: no module holds them
+            self.reporter.error(Code.MISPLACED, f"`{op.name}` has weights; a model's flow calls networks and "
+                                "ops without weights", span, "put the layer in a block, and call it there "
+                                "(or declare a network made from a block that holds it)")
+            return POISON
         precision, compute = ctx.precision, self._compute(op, call, ctx.precision, span)
         draft = Draft(f.new_id(), NodeKind.OP, op.name, bound, tuple(t.ref for t, _ in tensors), tuple(call.outputs),
                       precision, (compute,) * len(call.outputs), span, base=op.name, alias=alias,
@@ -170,14 +206,14 @@ class Calls:
             extra[name] = (value, where)
         return extra
 
-    def _tensor_count(self, name: str, want: int, got: int, span: Span, piped: bool) -> bool:
+    def _tensor_count(self, name: str, want: int, got: int, span: Span, piped: bool, *more: str) -> bool:
         if (want == -1 and got >= 1) or want == got:
             return True
         need = "one or more tensor inputs" if want == -1 else (
             "no tensor input" if want == 0 else f"{want} tensor input{'s' if want > 1 else ''}")
         code = Code.MISSING_ARG if got < max(want, 1) else Code.TOO_MANY_ARGS
         notes = ["the tensor before `->` is its first input"] if piped else []
-        self.reporter.error(code, f"`{name}` takes {need}, found {got}", span, *notes)
+        self.reporter.error(code, f"`{name}` takes {need}, found {got}", span, *notes, *more)
         return False
 
     def _dtypes_ok(self, op: OpDef, tensors: TensorArgs) -> bool:
@@ -250,12 +286,16 @@ class Calls:
         tensors: TensorArgs = [(v, s) for v, s in positional if isinstance(v, TVal)]
         others: Positional = [(v, s) for v, s in positional if not isinstance(v, TVal)]
         if len(tensors) != len(tparams):
-            self._tensor_count(block.name, len(tparams), len(tensors), e.span, piped)
+            self._tensor_count(block.name, len(tparams), len(tensors), e.span, piped,
+                               f"`{block.name}` (defined at {block.name_span.where()}) takes "
+                               + (f"the tensor input{'s' if len(tparams) > 1 else ''} "
+                                  + ", ".join(f"`{p.name}`" for p in tparams) if tparams else "no tensor input"))
             return POISON
         config = self.elaborator.bind_config(block, others, kwargs, e.span)
         if config is None:
             return POISON
-        graph = self.elaborator.instantiate(block, config, tensors, ctx.precision, e.span)
+        site = self.elaborator.site(block, e.span, others, kwargs, tensors)
+        graph = self.elaborator.instantiate(block, config, tensors, ctx.precision, e.span, site=site, caller=f)
         if graph is None:
             return POISON
         outs = graph.output_types()
@@ -275,9 +315,14 @@ class Calls:
                                 f"networks are configured where they are declared (line {net.span.line})")
         bad = [(v, s) for v, s in positional if not isinstance(v, TVal)]
         for v, span in bad:
-            self.reporter.error(Code.NOT_A_TENSOR, f"network `{net.name}` takes tensors, found {kind_of(v)}", span)
+            notes = [f"networks are configured where they are declared (line {net.span.line}); "
+                     "the flow passes them tensors"] if not isinstance(v, NetRef) else []
+            self.reporter.error(Code.NOT_A_TENSOR, f"network `{net.name}` takes tensors, found {kind_of(v)}", span,
+                                *notes)
         tensors: TensorArgs = [(v, s) for v, s in positional if isinstance(v, TVal)]
-        if kwargs or bad or not self._tensor_count(net.name, len(graph.inputs), len(tensors), e.span, False):
+        inputs = ", ".join(f"{name.split('/')[-1]}: {t}" for name, t in zip(graph.inputs, graph.input_types()))
+        if kwargs or bad or not self._tensor_count(net.name, len(graph.inputs), len(tensors), e.span, False,
+                                                   f"network `{net.name}` (block `{graph.name}`) takes {inputs}"):
             return POISON
         binding: dict[str, Dim] = {}
         for (value, span), declared in zip(tensors, graph.input_types()):
@@ -293,6 +338,31 @@ class Calls:
                       computes, e.span, base=net.name, callee=graph.key, module=net.name)
         vals = f.add(draft, ctx)
         return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), e.span)
+
+
+def linear_hint(f: Frame, value: TVal, declared: TensorType) -> list[str]:
+    """A note when ``value`` has more dimensions than ``declared`` because a linear layer met an image.
+
+    ``linear`` maps only the last dimension, so ``[B, 16, 14, 14] -> linear(10)`` gives
+    ``[B, 16, 14, 10]``: the classic forgotten ``flatten()``.
+    """
+    if value.type.rank <= declared.rank:
+        return []
+    drafts = {d.id: d for d in f.drafts}
+    todo, seen = [value.ref[0]], set()
+    while todo:
+        d = drafts.get(todo.pop())
+        if d is None or d.id in seen:
+            continue
+        seen.add(d.id)
+        if d.op == "linear" and d.kind == NodeKind.OP and d.inputs:
+            src, port = d.inputs[0]
+            x = drafts[src].outputs[port] if src in drafts else None
+            if x is not None and x.rank > max(2, declared.rank):
+                return [f"linear acts on the last dimension: line {d.span.line} maps {x} to {d.outputs[0]}; "
+                        "to classify an image, flatten() first: `x -> flatten() -> linear(...)`"]
+        todo += [src for src, _ in d.inputs]
+    return []
 
 
 def snake(name: str) -> str:
@@ -311,7 +381,7 @@ def match_type(declared: TensorType, actual: TensorType, binding: dict[str, Dim]
     if declared.rank != actual.rank:
         return f"expected rank {declared.rank} {format_dims(declared.shape)}, found rank {actual.rank}"
     for i, (want, have) in enumerate(zip(declared.shape, actual.shape)):
-        if isinstance(want, str) and "*" not in want and "+" not in want:
+        if isinstance(want, str) and want.isidentifier():  # a bare size name, bound here
             if binding.setdefault(want, have) != have:
                 return f"dimension {i} is {have}, but `{want}` is already {binding[want]}"
         elif want != have and resolve_dim(want, binding) != have:  # equal text: already the caller's size
@@ -334,4 +404,4 @@ def substitute(t: TensorType, binding: dict[str, Dim]) -> TensorType:
     return TensorType(shape, t.dtype)
 
 
-__all__ = ["Calls", "match_type", "substitute", "snake", "Sym"]
+__all__ = ["Calls", "linear_hint", "match_type", "substitute", "snake", "Sym"]

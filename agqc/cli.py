@@ -25,6 +25,7 @@ EXAMPLES = """examples:
   agqc emit specs/cgan.agq -o cgan.py  # standalone PyTorch source
   agqc fmt --check specs/*.agq         # is every spec in the canonical layout? (--write fixes them)
   agqc summary specs/gan.agq --json    # per-layer parameters, shapes, precision, MACs
+  agqc summary specs/gpt2.agq --depth 1  # each block one row with its totals: GPT2Block ×12
   agqc lower specs/cgan.agq --target onnx            # an ONNX file (checked with onnxruntime in the tests)
   agqc lower specs/gpt2.agq --target tensorrt --dry-run  # which node runs in which precision on TensorRT
   agqc ops                             # the ops the language knows
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="agqc", description="Compile .agq neural-network specs to PyTorch.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     from . import __version__
+    from .policy import BUILD_WEIGHTS_LIMIT
     p.add_argument("--version", action="version", version=f"agqc {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     b = sub.add_parser("build", help="check and write module source, drawing, summary and export")
@@ -51,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--deploy", action="store_true",
                    help="store fp8/int8/int4/binary layers packed with their scales (NAME.deploy.pt, and the .pt2)")
     b.add_argument("--weights", metavar="FILE", help="trained weights (a state_dict saved with torch.save) to load")
+    b.add_argument("--real-weights", action="store_true",
+                   help=f"make real weights even above {BUILD_WEIGHTS_LIMIT:,} parameters (4 bytes each), so the "
+                        ".pt2 files hold them and --weights and --deploy work (default above the limit: programs "
+                        "with placeholder weights on the meta device)")
     c = sub.add_parser("check", help="check specs without building anything")
     c.add_argument("specs", nargs="+")
     _draw_parser(sub)
@@ -59,7 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="file to write instead of printing")
     s = sub.add_parser("summary", help="per-node table: shapes, parameters, precision, MACs")
     s.add_argument("spec")
-    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.add_argument("--json", action="store_true",
+                   help="print JSON instead of a table: every row, each repeat copy listed")
+    s.add_argument("--depth", type=_depth, metavar="N",
+                   help="show blocks nested up to N deep, each deeper one as a row with its totals, as "
+                        "`agqc draw --depth` (0: one row per network; default: every level, each repeat as its "
+                        "first copy and one row counting the rest)")
     fm = sub.add_parser("fmt", help="print a spec in the one canonical layout (comments kept)")
     fm.add_argument("specs", nargs="+")
     fm.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not formatted")
@@ -158,7 +169,7 @@ def cmd_check(args) -> int:
     for path in args.specs:
         try:
             spec = _load(path)
-            print(f"{path}: ok ({len(spec.networks)} network{'s' if len(spec.networks) != 1 else ''})")
+            print(f"{path}: ok ({_networks_line(spec.parameter_counts())})")
         except AgqcError as err:
             for d in err.diagnostics:
                 print(render(d), file=sys.stderr)
@@ -166,6 +177,15 @@ def cmd_check(args) -> int:
             print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
             status = 1
     return status
+
+
+def _networks_line(counts: dict[str, int]) -> str:
+    """`2 networks: G 779,305 parameters, D 942,753`: each network's parameters, in the model's order."""
+    head = f"{len(counts)} network{'s' if len(counts) != 1 else ''}"
+    if not counts:
+        return head
+    each = [f"{name} {n:,}" + (" parameters" if i == 0 else "") for i, (name, n) in enumerate(counts.items())]
+    return f"{head}: {', '.join(each)}"
 
 
 def cmd_emit(args) -> int:
@@ -181,7 +201,8 @@ def cmd_emit(args) -> int:
 def cmd_summary(args) -> int:
     import json
     summary = _load(args.spec).summary()
-    sys.stdout.write(json.dumps(summary.as_dict(), indent=2) + "\n" if args.json else summary.text())
+    sys.stdout.write(json.dumps(summary.as_dict(args.depth), indent=2) + "\n" if args.json
+                     else summary.text(args.depth))
     return 0
 
 
@@ -191,7 +212,8 @@ def cmd_build(args) -> int:
     stem = output_stem(args.spec)
     out = Path(args.output) if args.output else Path("build") / stem
     try:
-        result = build(spec, stem, out, args.deploy, Path(args.weights) if args.weights else None)
+        result = build(spec, stem, out, args.deploy, Path(args.weights) if args.weights else None,
+                       args.real_weights)
     except BuildError as err:
         print(f"agqc: error: {err}; nothing written", file=sys.stderr)
         return 1
@@ -199,6 +221,8 @@ def cmd_build(args) -> int:
     for warning in result.warnings:
         print(f"agqc: warning: {warning}", file=sys.stderr)
     print(f"wrote {out}/: " + ", ".join(p.name for p in result.files))
+    for note in result.notes:
+        print(f"note: {note}")
     return 0
 
 

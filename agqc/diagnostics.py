@@ -9,9 +9,10 @@ diagnostics out of a stage that cannot go on.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -66,14 +67,59 @@ class AgqcError(Exception):
         return [d for d in self.diagnostics if d.severity == Severity.ERROR]
 
 
+_LINE = re.compile(r"\b(from|at) line (\d+)")  # a note's reference to a line of the diagnostic's own file
+
+
+@dataclass(frozen=True)
+class Site:
+    """One block instantiation in progress: the block and the call that asked for it.
+
+    ``origin`` maps a span inside the called block to where the caller wrote the argument
+    it uses (``heads=heads`` -> the caller's ``12``), or None; it is given only for blocks
+    whose text the user does not own (the standard library), whose mistakes are the
+    caller's arguments.
+    """
+
+    block: str
+    call: Span
+    origin: Callable[[Span], Span | None] | None = None
+    network: str | None = None  # the block of a network: its declaration, not a call
+
+    def note(self) -> str:
+        if self.network:
+            return f"in {self.block}, as network `{self.network}` declared at {self.call.where()}"
+        return f"in {self.block}, called at {self.call.where()}"
+
+
 @dataclass
 class Reporter:
-    """Collects diagnostics; ``raise_if_errors`` ends a stage that found some."""
+    """Collects diagnostics; ``raise_if_errors`` ends a stage that found some.
+
+    While blocks are being instantiated (``within``), each diagnostic gets the
+    instantiation trail as notes, innermost call first and the outermost (the
+    user's own call) last, as C++ compilers list template instantiations; a
+    diagnostic inside a standard-library block that comes from an argument the
+    caller gave is moved to that argument.  A diagnostic is kept once, however
+    many instantiations reach it (graphs are cached per configuration; two
+    configurations may hit the same line): the trail of the first is shown.
+    """
 
     items: list[Diagnostic] = field(default_factory=list)
     error_count: int = 0  # every error reported, repeats included: "did this stage fail?"
 
     keep: Callable[[Code], bool] | None = None  # while set, diagnostics whose code fails it are dropped
+    sites: list[Site] = field(default_factory=list)  # the instantiations in progress, outermost first
+    _seen: set[Diagnostic] = field(default_factory=set, repr=False)  # as reported, before the trail
+    _moved: set[tuple[Severity, Code, Span]] = field(default_factory=set, repr=False)  # moved to an argument
+
+    @contextmanager
+    def within(self, site: Site) -> Iterator[None]:
+        """Report what happens inside the block instantiated at ``site`` with that in the trail."""
+        self.sites.append(site)
+        try:
+            yield
+        finally:
+            self.sites.pop()
 
     def error(self, code: Code, message: str, span: Span, *notes: str) -> None:
         self.error_count += 1
@@ -94,8 +140,35 @@ class Reporter:
     def _add(self, diagnostic: Diagnostic) -> None:
         if self.keep is not None and not self.keep(diagnostic.code):
             return
-        if diagnostic not in self.items:  # a block instantiated twice reports once
-            self.items.append(diagnostic)
+        if diagnostic in self._seen:  # a block instantiated twice reports once
+            return
+        self._seen.add(diagnostic)
+        placed = self._in_context(diagnostic)
+        if placed.span != diagnostic.span:  # moved to the caller's argument: one complaint per argument and code
+            key = (placed.severity, placed.code, placed.span)
+            if key in self._moved:
+                return
+            self._moved.add(key)
+        self.items.append(placed)
+
+    def _in_context(self, d: Diagnostic) -> Diagnostic:
+        """``d`` with the instantiation trail as notes, moved to the caller's argument where that is the cause."""
+        if not self.sites:
+            return d
+        span = d.span
+        moved: list[str] = []  # where the value was used, once moved to the argument
+        for site in reversed(self.sites):  # innermost first: each maps a span in its block to its caller's text
+            arg = site.origin(span) if site.origin is not None else None
+            if arg is None:
+                break
+            if not moved:
+                moved.append(f"the value given here is used at {d.span.where()}, in {site.block}")
+            span = arg
+        own = list(d.notes)
+        if span.file != d.span.file:  # "(from line 27)" meant the block's file, not the caller's
+            own = [_LINE.sub(lambda m: f"{m[1]} {Path(d.span.file).name}:{m[2]}", n) for n in own]
+        trail = [site.note() for site in reversed(self.sites)]
+        return replace(d, span=span, notes=tuple(own + moved + trail))
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -9,17 +9,18 @@ here; a call, and ``+`` or ``*`` on tensors, go to the ``CallSite`` given
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Protocol, TypeGuard
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeGuard, cast
 
 from . import ast
 from .diagnostics import Reporter, Span, did_you_mean
 from .errorcodes import Code
 from .kinds import GraphKind
-from .ops.registry import Sym
+from .ops.indexing import Subscript
+from .ops.registry import OpDef, Sym, lookup
 from .policy import MAX_INT
-from .types import PRECISIONS, Precision, dim_add, dim_mul
-from .values import POISON, TOP_LEVEL, Context, Frame, NetRef, TupleVal, TVal, Value
+from .types import PRECISIONS, Dim, Precision, SizeTooComplex, dim_add, dim_mul, dim_sub
+from .values import POISON, TOP_LEVEL, Context, Frame, NetRef, TupleVal, TVal, Value, new_env
 
 Positional = list[tuple[Value, Span]]  # evaluated call arguments, each with where it was written
 Keywords = dict[str, tuple[Value, Span]]
@@ -27,16 +28,19 @@ Keywords = dict[str, tuple[Value, Span]]
 
 def eval_const(expr: ast.Expr, consts: dict[str, Value], reporter: Reporter) -> Value:
     """A top-level constant: numbers, strings, flags and arithmetic on earlier constants."""
-    frame = Frame.for_constants("<const>", expr.span, dict(consts))
+    frame = Frame.for_constants("<const>", expr.span, new_env(consts))
     return Evaluator(reporter).eval(expr, frame, TOP_LEVEL)
 
 
 class CallSite(Protocol):
-    """What expressions need from elaboration: calls, and ``+``/``*`` on tensors."""
+    """What expressions need from elaboration: calls, ``+``/``*`` on tensors, and ops the syntax stands for."""
 
     def call(self, e: ast.Call, piped: Value | None, f: Frame, ctx: Context) -> Value: ...
 
     def tensor_binop(self, e: ast.BinOp, left: Value, right: Value, f: Frame, ctx: Context) -> Value: ...
+
+    def op_call(self, op: OpDef, span: Span, alias: str | None, alias_span: Span | None, positional: Positional,
+                kwargs: Keywords, f: Frame, ctx: Context, piped: bool) -> Value: ...
 
 
 class Evaluator:
@@ -97,11 +101,54 @@ class Evaluator:
         """One ``-> step`` of a chain, given the value before the arrow."""
         if isinstance(step, ast.Annotated):
             return self.step(step.expr, piped, f, self.annotated(step.annotations, ctx))
+        if isinstance(step, ast.Index):  # `x -> lstm(8)[:, -1]`: the call's result, indexed
+            return self._subscripted(step, self.step(step.value, piped, f, ctx), f, ctx)
         if not isinstance(step, ast.Call):
             self.reporter.error(Code.SYNTAX, "after `->` comes an op or block call, like `relu()`", step.span,
                                 f"found {type(step).__name__.lower()}")
             return POISON
         return self._call(step, f, ctx, piped)
+
+    # ---- indexing ------------------------------------------------------------------------
+    def _index(self, e: ast.Index, f: Frame, ctx: Context) -> Value:
+        return self._subscripted(e, self.eval(e.value, f, ctx), f, ctx)
+
+    def _subscripted(self, e: ast.Index, value: Value, f: Frame, ctx: Context) -> Value:
+        """``value[...]``: the subscripts evaluated to numbers, then the ``index`` op."""
+        items = tuple(self._subscript(i, f, ctx) for i in e.items)
+        if value is POISON or any(i is None for i in items):
+            return POISON
+        if not isinstance(value, TVal):
+            note = "unpack the call's results first: `a, b = ...`" if isinstance(value, TupleVal) else None
+            self.reporter.error(Code.TUPLE_VALUE if isinstance(value, TupleVal) else Code.ARG_TYPE,
+                                f"only a tensor can be indexed, found {kind_of(value)}", e.value.span,
+                                *([note] if note else []))
+            return POISON
+        assert self.calls is not None  # a constant holds no tensor
+        op = lookup("index")
+        assert op is not None
+        return self.calls.op_call(op, e.span, None, None, [(value, e.value.span)],
+                                  {"items": (cast(Value, items), e.span)}, f, ctx, False)  # the op's own argument
+
+    def _subscript(self, item: ast.Expr | ast.Slice, f: Frame, ctx: Context) -> Subscript | None:
+        """An index as an int, a slice as (start, stop) with None for an open end; None after an error."""
+        if not isinstance(item, ast.Slice):
+            return self._bound(item, f, ctx)
+        ends = [None if end is None else self._bound(end, f, ctx) for end in (item.start, item.stop)]
+        missing = [end is not None and value is None for end, value in zip((item.start, item.stop), ends)]
+        return None if any(missing) else (ends[0], ends[1])
+
+    def _bound(self, e: ast.Expr, f: Frame, ctx: Context) -> int | None:
+        v = self.eval(e, f, ctx)
+        if v is POISON:
+            return None
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+        self.reporter.error(Code.SYMBOLIC_DIM if isinstance(v, Sym) else Code.ARG_TYPE,
+                            f"an index or slice bound is an integer, found {kind_of(v)}", e.span,
+                            *(["a bound counted from the end is negative: x[:, -1], x[:, :-1]"]
+                              if isinstance(v, Sym) else []))
+        return None
 
     def _call(self, e: ast.Call, f: Frame, ctx: Context, piped: Value | None = None) -> Value:
         if self.calls is None:  # a `const`: there is nothing to call yet
@@ -147,12 +194,21 @@ class Evaluator:
         return result
 
     def _symbolic(self, e: ast.BinOp, a: Value, b: Value) -> Value:
-        if e.op in ("*", "+") and _is_size(a) and _is_size(b):
-            combine = dim_mul if e.op == "*" else dim_add
-            result = combine(*(v.name if isinstance(v, Sym) else v for v in (a, b)))
+        if e.op in ("*", "+", "-") and _is_size(a) and _is_size(b):
+            combine = _SIZE_ARITHMETIC[e.op]
+            try:
+                result = combine(*(v.name if isinstance(v, Sym) else v for v in (a, b)))
+            except SizeTooComplex as err:
+                self.reporter.error(Code.LIMIT, str(err), e.span)
+                return POISON
+            except ValueError as err:  # a difference that is not surely a size
+                self.reporter.error(Code.SYMBOLIC_DIM, f"`-` on symbolic sizes: {err}", e.span,
+                                    "a size minus a number (`T - 1`) is a size; a size minus another, or a number "
+                                    "minus a size, may not be")
+                return POISON
             return Sym(result) if isinstance(result, str) else result
         self.reporter.error(Code.SYMBOLIC_DIM,
-                            f"`{e.op}` on a symbolic size: only sums and products of sizes are supported",
+                            f"`{e.op}` on a symbolic size: only sums, products and differences of sizes are supported",
                             e.span, "give the size a number in the block's signature or the network's arguments")
         return POISON
 
@@ -202,6 +258,9 @@ def kind_of(v: Value) -> str:
 
 def _is_number(v: Value) -> TypeGuard[int | float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_SIZE_ARITHMETIC: dict[str, Callable[[Dim, Dim], Dim]] = {"*": dim_mul, "+": dim_add, "-": dim_sub}
 
 
 def _is_size(v: Value) -> TypeGuard[Sym | int]:

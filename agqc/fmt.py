@@ -4,9 +4,10 @@ Takes spec paths (or, through ``format_source``, a text and its file name);
 gives the formatted text, with every comment kept, made by
 ``agqc.fmt_layout``, and ``short_diff`` (what ``agqc fmt --check`` shows).
 A spec with a syntax error gets the usual located diagnostic.  The CLI prints,
-checks or writes the result.  Every result is parsed
-again and must give the same program as the input, or agqc stops with an
-internal error rather than write it.  Imports neither torch nor the checker.
+checks or writes the result.  Every result is parsed again and must give the
+same program as the input, with the same comments in the same order, or agqc
+stops with an internal error rather than write it.  Imports neither torch nor
+the checker.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from .diagnostics import AgqcError, Diagnostic, Span, decode_error_span
 from .errorcodes import Code
-from .fmt_layout import Layout
+from .fmt_layout import Layout, scan
 from .kinds import Severity
 from .parse import parse_source
 
@@ -35,14 +36,16 @@ def format_source(text: str, file: str = "<string>") -> str:
             from None
     if not same:
         raise RuntimeError(f"agqc fmt changed the meaning of {file}; nothing was written")
+    if [c.text for c in scan(out)[0]] != [c.text for c in scan(text)[0]]:
+        raise RuntimeError(f"agqc fmt lost or reordered a comment in {file}; nothing was written")
     return out
 
 
 def erase_spans(node):
-    """An AST as nested tuples without its spans: equal for the same program however laid out."""
+    """An AST as nested tuples without its spans (or token counts): equal for the same program however laid out."""
     if is_dataclass(node):
         return (type(node).__name__,) + tuple(erase_spans(getattr(node, f.name)) for f in fields(node)
-                                              if not isinstance(getattr(node, f.name), Span))
+                                              if f.compare and not isinstance(getattr(node, f.name), Span))
     if isinstance(node, tuple):
         return tuple(erase_spans(x) for x in node)
     return node

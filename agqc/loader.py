@@ -20,7 +20,7 @@ from .diagnostics import AgqcError, Reporter, Span, decode_error_span, did_you_m
 from .errorcodes import Code
 from .names import check_names
 from .parse import parse_source
-from .policy import MAX_FILE_BYTES
+from .policy import MAX_FILE_BYTES, MAX_PROGRAM_TOKENS, MAX_TOKENS
 
 if TYPE_CHECKING:
     from .values import Value
@@ -36,6 +36,7 @@ class Scope:
     blocks: dict[str, ast.Block] = field(default_factory=dict)
     model: ast.Model | None = None
     sources: dict[str, str] = field(default_factory=dict)
+    tokens: int = 0  # read so far, in every file: the whole program has a limit as each file does
 
 
 def load(path: str | Path, reporter: Reporter) -> Scope:
@@ -117,7 +118,7 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
         reporter.error(Code.IMPORT_CYCLE, f"import cycle: {cycle}", where,
                        "a file cannot import itself, directly or not")
         return
-    if key in done:
+    if key in done or scope.tokens > MAX_PROGRAM_TOKENS:  # past the limit: said once, at the file that passed it
         return
     try:
         text = read_source(path)
@@ -134,11 +135,15 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
         return
     scope.sources[str(path)] = text
     try:
-        module = parse_source(text, str(path))
+        module = parse_source(text, str(path), budget=MAX_PROGRAM_TOKENS - scope.tokens)
     except AgqcError as err:
         for d in err.diagnostics:
             reporter._add(d)
+            # this file's budget was what the program had left: the files not yet read are past it too
+            if d.code == Code.LIMIT and scope.tokens + MAX_TOKENS > MAX_PROGRAM_TOKENS:
+                scope.tokens = MAX_PROGRAM_TOKENS + 1
         return
+    scope.tokens += module.tokens
     check_names(module, reporter)
     stack.append(key)
     for item in module.items:

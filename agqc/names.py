@@ -92,3 +92,5 @@ def _layers(e: ast.Expr) -> Iterator[tuple[str, str, Span]]:
         yield from _layers(e.right)
     elif isinstance(e, (ast.Neg, ast.Annotated)):
         yield from _layers(e.operand if isinstance(e, ast.Neg) else e.expr)
+    elif isinstance(e, ast.Index):
+        yield from _layers(e.value)

@@ -26,6 +26,9 @@ RESERVED = {
     "get_submodule", "named_modules", "named_parameters", "requires_grad_", "extra_repr", "dump_patches",
     "call_super_init", "register_module", "get_parameter", "share_memory", "ipu", "xpu", "mtia",
 }
+# Functions a generated forward calls by name (agqc/ops/helpers.py; layer_weight for a quantised tie):
+# an input, a parameter of forward, of that name would hide them.  Variables are renamed instead.
+FORWARD_CALLS = {"attention", "rotary", "sinusoidal_positions", "sequence_and_last", "layer_weight"}
 
 
 def finalize_graph(f: Frame, reporter: Reporter, boundary: list[Precision] | None = None) -> Graph:
@@ -54,24 +57,39 @@ def _node_names(f: Frame, reporter: Reporter) -> dict[str, str]:
     for d in f.drafts:
         if d.alias is None:
             continue
-        if d.alias in taken or d.alias in RESERVED or keyword.iskeyword(d.alias):
-            why = "is already used in this block" if d.alias in taken else "is reserved by PyTorch or Python"
+        hides = d.kind == NodeKind.INPUT and d.alias in FORWARD_CALLS
+        if f.kind == GraphKind.REPEAT and d.kind == NodeKind.INPUT and _unfit(d, d.alias):
+            continue  # a variable the repeat reads (`torch`): its body's parameter alone, renamed below
+        if d.alias in taken or d.alias in RESERVED or keyword.iskeyword(d.alias) or hides:
+            why = ("is already used in this block" if d.alias in taken else
+                   "is a function the generated forward calls" if hides else "is reserved by PyTorch or Python")
             reporter.error(Code.DUPLICATE_NAME, f"the name `{d.alias}` {why}", d.alias_span or d.span)
             continue
         names[d.id] = d.alias
         taken.add(d.alias)
-    stems = Counter(d.base for d in f.drafts if d.id not in names)
+    stems = Counter(_stem(d) for d in f.drafts if d.id not in names)
     seen: Counter = Counter()
     for d in f.drafts:
         if d.id in names:
             continue
-        seen[d.base] += 1
-        candidate = d.base if stems[d.base] == 1 else f"{d.base}{seen[d.base]}"
-        while candidate in taken or candidate in RESERVED or keyword.iskeyword(candidate):
+        stem = _stem(d)
+        seen[stem] += 1
+        candidate = stem if stems[stem] == 1 else f"{stem}{seen[stem]}"
+        while candidate in taken or _unfit(d, candidate):
             candidate += "_"
         names[d.id] = candidate
         taken.add(candidate)
     return names
+
+
+def _stem(d: Draft) -> str:
+    """A generated name's stem: no leading underscore (a call of block `_Dense` would be `self.__dense`,
+    which Python mangles to `_Net__dense` inside class Net; `_Modules` would replace nn.Module's table)."""
+    return d.base.lstrip("_") or "block"
+
+
+def _unfit(d: Draft, name: str) -> bool:
+    return name in RESERVED or keyword.iskeyword(name) or (d.kind == NodeKind.INPUT and name in FORWARD_CALLS)
 
 
 def assign_class_names(graphs: dict[str, Graph], flow: Graph | None, model_name: str) -> None:

@@ -18,7 +18,7 @@ from . import ast
 from .diagnostics import AgqcError, Diagnostic, Span
 from .errorcodes import Code
 from .kinds import Severity
-from .policy import MAX_DIGITS, MAX_TOKENS
+from .policy import MAX_DIGITS, MAX_PROGRAM_TOKENS, MAX_TOKENS
 
 # Tokens after which a newline never ends a statement: the line goes on.
 _CONTINUE_AFTER = {"_ARROW", "COMMA", "EQUAL", "PLUS", "MINUS", "STAR", "SLASH",
@@ -37,7 +37,7 @@ _READABLE = {
 
 class TooManyTokens(Exception):
     def __init__(self, token: Token):
-        super().__init__(f"more than {MAX_TOKENS:,} tokens")
+        super().__init__("more tokens than the budget")
         self.token = token
 
 
@@ -50,13 +50,17 @@ class _Continuations:
         self.open: list[Token] = []  # brackets not yet closed, for "unclosed (" diagnostics
         self.last: Token | None = None  # the last real token, to place end-of-line errors
         self.before_last: Token | None = None
+        self.final: Token | None = None  # the newline that ends a file without one: the end of the file
+        self.budget = MAX_TOKENS  # tokens this file may have: set per parse
+        self.count = 0  # tokens the last parse read
 
     def process(self, stream):
         depth, prev, pending = 0, None, None
-        self.open, self.last, self.before_last = [], None, None
-        for count, tok in enumerate(stream):
-            if count >= MAX_TOKENS:  # parsing costs ~60 us a token: stop before it takes minutes
+        self.open, self.last, self.before_last, self.count, self.final = [], None, None, 0, None
+        for tok in stream:
+            if self.count >= self.budget:  # parsing costs ~20 us a token: stop before it takes minutes
                 raise TooManyTokens(tok)
+            self.count += 1
             if tok.type == "_NL":
                 if depth == 0 and prev is not None and prev.type not in _CONTINUE_AFTER:
                     pending = pending or tok
@@ -77,8 +81,9 @@ class _Continuations:
             yield tok
             prev = tok
         if prev is not None and prev.type != "_NL":
-            yield Token("_NL", "\n", end_pos=0, line=prev.end_line, column=prev.end_column,
-                        end_line=prev.end_line, end_column=prev.end_column)
+            self.final = Token("_NL", "\n", end_pos=0, line=prev.end_line, column=prev.end_column,
+                               end_line=prev.end_line, end_column=prev.end_column)
+            yield self.final
 
 
 _POSTLEX = _Continuations()
@@ -91,8 +96,13 @@ def _parser() -> Lark:
                 postlex=_POSTLEX, start="start", cache=True)
 
 
-def parse_source(text: str, file: str) -> ast.Module:
-    """Parse one file's text. Raises AgqcError on a syntax error."""
+def parse_source(text: str, file: str, budget: int = MAX_TOKENS) -> ast.Module:
+    """Parse one file's text. Raises AgqcError on a syntax error or past ``budget`` tokens.
+
+    ``budget`` below ``MAX_TOKENS`` is what the files already read leave of the whole program's
+    limit (``MAX_PROGRAM_TOKENS``), so many files each under the per-file limit stay bounded too.
+    """
+    _POSTLEX.budget = min(budget, MAX_TOKENS)
     try:
         tree = _parser().parse(text)
         items = _ToAst(file).transform(tree)
@@ -100,9 +110,14 @@ def parse_source(text: str, file: str) -> ast.Module:
         raise AgqcError([_syntax_diagnostic(exc, text, file)]) from None
     except TooManyTokens as exc:
         t = exc.token
-        raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT, f"this file has more than {MAX_TOKENS:,} tokens, over "
-                                    "agqc's limit", Span(file, t.line, t.column, t.line, t.column + 1),
-                                    ("split the spec into files joined by `import`",))]) from None
+        where = Span(file, t.line, t.column, t.line, t.column + 1)
+        if budget >= MAX_TOKENS:
+            raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT, f"this file has more than {MAX_TOKENS:,} tokens, "
+                                        "over agqc's limit", where,
+                                        ("split the spec into files joined by `import`",))]) from None
+        raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT, "with this file, the spec and the files it imports "
+                                    f"have more than {MAX_PROGRAM_TOKENS:,} tokens, over agqc's limit", where,
+                                    ("the limit counts every file together, so that checking stays fast",))]) from None
     except (RecursionError, VisitError) as exc:
         if isinstance(exc, VisitError) and isinstance(exc.orig_exc, AgqcError):
             raise exc.orig_exc from None
@@ -111,7 +126,7 @@ def parse_source(text: str, file: str) -> ast.Module:
         raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT, "an expression is nested or chained too deeply to read",
                                     Span(file, 1, 1, 1, 2),
                                     ("split it with constants or intermediate names",))]) from None
-    return ast.Module(file, tuple(items))
+    return ast.Module(file, tuple(items), tokens=_POSTLEX.count)
 
 
 def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
@@ -143,7 +158,21 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
     if isinstance(exc, UnexpectedToken) and exc.token.type == "NAME" and _POSTLEX.before_last is not None \
             and _POSTLEX.before_last.type == "RPAR":
         notes = ("to pass the result on to another op, put `->` between them: `linear(10) -> relu()`",)
+    joined = _split_name(exc)
+    if joined:
+        notes = (f"did you mean `{joined}`? A name has no spaces inside",)
     return Diagnostic(Severity.ERROR, Code.SYNTAX, message, Span(file, line, col, line, col + width), notes)
+
+
+def _split_name(exc: UnexpectedInput) -> str | None:
+    """``conv2 d``: an op's name typed with a space, joined again; None when it is not one."""
+    from .ops.registry import all_ops
+    before = _POSTLEX.before_last
+    if not isinstance(exc, UnexpectedToken) or exc.token.type not in ("NAME", "NUMBER") or before is None \
+            or before.type != "NAME" or before.end_line != exc.token.line:
+        return None
+    joined = before.value + exc.token.value
+    return joined if joined in all_ops() else None
 
 
 def _unclosed(exc: UnexpectedInput, file: str) -> Diagnostic | None:
@@ -151,10 +180,11 @@ def _unclosed(exc: UnexpectedInput, file: str) -> Diagnostic | None:
     if not _POSTLEX.open or not isinstance(exc, UnexpectedToken):
         return None
     opener = _POSTLEX.open[-1]
-    if exc.token.type != "$END" and (exc.token.line or 0) <= opener.line:
+    at_end = exc.token.type == "$END" or exc.token is _POSTLEX.final  # on the last line too
+    if not at_end and (exc.token.line or 0) <= opener.line:
         return None
     closer = {"(": ")", "[": "]"}[opener.value]
-    if exc.token.type == "$END":
+    if at_end:
         found = "end of file"
     elif exc.token.type == "_NL":  # the newline before `}` that the postlexer inserts, or a line's end
         found = f"the end of line {exc.token.line}"
@@ -315,6 +345,12 @@ class _ToAst(Transformer):
 
     def neg(self, meta, c):
         return ast.Neg(c[0], self._s(meta))
+
+    def index(self, meta, c):
+        return ast.Index(c[0], tuple(_present(c[1:])), self._s(meta))
+
+    def slice(self, meta, c):
+        return ast.Slice(c[0], c[1], self._s(meta))
 
     def annotated(self, meta, c):
         return ast.Annotated(c[0], tuple(c[1:]), self._s(meta))

@@ -17,7 +17,7 @@ from .evaluate import kind_of
 from .kinds import GraphKind, NodeKind
 from .naming import finalize_graph
 from .policy import MAX_REPEAT
-from .values import POISON, Context, Draft, Frame, Poison, TVal, Value
+from .values import POISON, Context, Draft, Frame, Poison, TVal, new_env, own_names
 from .walk import assigned_names, read_names
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _count(el: Elaborator, s: ast.Repeat, f: Frame, ctx: Context) -> int | None:
 def _body_graph(el: Elaborator, s: ast.Repeat, f: Frame, ctx: Context, key: str, carried: list[str],
                 free: list[str]) -> Graph | None:
     errors_before = el.reporter.error_count
-    env: dict[str, Value] = {k: v for k, v in f.env.items() if not isinstance(v, TVal)}
+    env = new_env(f.env.maps[-1], {k: v for k, v in own_names(f.env).items() if not isinstance(v, TVal)})
     body = Frame(key, f.name, GraphKind.REPEAT, s.span, env)
     for name in carried + free:
         outer = _tensor(f, name)

@@ -1,8 +1,8 @@
 """Checked types: dimensions, tensor types and precisions.
 
 A dimension is an ``int`` or a symbolic ``str``: one name (``"B"``) or a
-product of names and one integer (``"T*768"``), kept in canonical order so
-equal products compare equal.  ``TensorType`` is a shape plus an element kind
+polynomial in names with integer coefficients (``"T*768"``, ``"T+1"``,
+``"T-1"``), kept in canonical order so equal polynomials compare equal.  ``TensorType`` is a shape plus an element kind
 (``DType``).  ``Precision`` is what an annotation asked for.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from math import prod
 from typing import NamedTuple
 
 from .kinds import DType
+from .policy import MAX_SIZE_DEGREE, MAX_SIZE_TERMS
 
 Dim = int | str
 
@@ -23,15 +24,37 @@ def is_known(d: Dim) -> bool:
 Poly = dict[tuple[str, ...], int]  # a dimension as a polynomial: sorted names -> coefficient
 
 
+class SizeTooComplex(ValueError):
+    """A symbolic size past agqc's limits (``MAX_SIZE_TERMS`` terms or ``MAX_SIZE_DEGREE`` factors in a term).
+
+    Raised as soon as a product or sum grows past them, so a hostile spec cannot make the checker
+    multiply out polynomials with millions of terms; the checker reports it as a located ``limit``.
+    """
+
+    def __str__(self) -> str:
+        return (f"this size grows past agqc's limit for symbolic sizes ({MAX_SIZE_TERMS} terms, "
+                f"{MAX_SIZE_DEGREE} symbols multiplied in one term)")
+
+
+def _bounded(poly: Poly) -> Poly:
+    if len(poly) > MAX_SIZE_TERMS or any(len(k) > MAX_SIZE_DEGREE for k in poly):
+        raise SizeTooComplex
+    return poly
+
+
 def _poly(d: Dim) -> Poly:
     if isinstance(d, int):
         return {(): d} if d else {}
     poly: Poly = {}
-    for term in d.split("+"):
-        coef, names = 1, []
+    for term in d.replace("-", "+-").split("+"):
+        if not term:
+            continue  # the text starts with a minus sign
+        coef, names = 1, list[str]()
         for part in term.split("*"):
-            if part.isdigit():
+            if part.lstrip("-").isdigit():
                 coef *= int(part)
+            elif part.startswith("-"):
+                coef, names = -coef, names + [part[1:]]
             else:
                 names.append(part)
         key = tuple(sorted(names))
@@ -46,11 +69,15 @@ def _dim(poly: Poly) -> Dim:
     terms = ["*".join(([str(poly[k])] if poly[k] != 1 else []) + list(k)) for k in sorted(k for k in poly if k)]
     if poly.get(()):
         terms.append(str(poly[()]))
-    return "+".join(terms)
+    return "+".join(terms).replace("+-", "-")
 
 
 def dim_mul(*dims: Dim) -> Dim:
-    """The product of dimensions, symbolic when any factor is (sums multiply out: 2*(T+1) is 2*T+2)."""
+    """The product of dimensions, symbolic when any factor is (sums multiply out: 2*(T+1) is 2*T+2).
+
+    Raises ``SizeTooComplex`` as soon as the product passes agqc's limits: checked after each
+    factor, so the work stays bounded by the limits, not by the size of the full product.
+    """
     result: Poly = {(): 1}
     for d in dims:
         product: Poly = {}
@@ -58,7 +85,7 @@ def dim_mul(*dims: Dim) -> Dim:
             for kb, vb in _poly(d).items():
                 key = tuple(sorted(ka + kb))
                 product[key] = product.get(key, 0) + va * vb
-        result = {k: v for k, v in product.items() if v}
+        result = _bounded({k: v for k, v in product.items() if v})
     return _dim(result)
 
 
@@ -68,7 +95,43 @@ def dim_add(*dims: Dim) -> Dim:
     for d in dims:
         for k, v in _poly(d).items():
             total[k] = total.get(k, 0) + v
-    return _dim({k: v for k, v in total.items() if v})
+    return _dim(_bounded({k: v for k, v in total.items() if v}))
+
+
+def dim_total(*dims: Dim) -> Dim:
+    """A count's total (MACs): the sum, or where that is too complex for a formula, its value with sizes 1.
+
+    Counts are reported, never checked against anything, so a number beats a refusal; sizes 1 is
+    what the summary's numeric figures assume anyway.
+    """
+    try:
+        return dim_add(*dims)
+    except SizeTooComplex:
+        return sum(dim_eval(d, {}) for d in dims)
+
+
+def dim_sub(a: Dim, b: Dim) -> Dim:
+    """``a - b`` as a size: ``T - 1`` is one, ``T - S`` and ``1 - T`` are not.
+
+    A symbolic size is taken to be at least as large as the numbers subtracted from it (the
+    user writing ``T - 1`` means sequences longer than one), but no symbol's coefficient may go
+    negative: then no reading of the symbols makes the difference a size for all of them.
+    Raises ``ValueError`` for those, and for a number below 1.
+    """
+    diff = dim_add(a, dim_mul(b, -1))
+    if isinstance(diff, int):
+        if diff < 1:
+            raise ValueError(f"{dim_pretty(a)} - {dim_pretty(b)} is {diff}, not a size")
+        return diff
+    if any(coef < 0 for names, coef in _poly(diff).items() if names):
+        raise ValueError(f"{dim_pretty(a)} - {dim_pretty(b)} could be below 1 for some sizes")
+    return diff
+
+
+def dim_terms(d: Dim) -> list[tuple[int, tuple[str, ...]]]:
+    """A dimension's terms as (coefficient, names), in canonical order: for writing it as code."""
+    poly = _poly(d)
+    return [(poly[k], k) for k in sorted(k for k in poly if k)] + ([(poly[()], ())] if poly.get(()) else [])
 
 
 def dim_subst(d: Dim, binding: dict) -> Dim:

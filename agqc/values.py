@@ -11,6 +11,8 @@ stored on the frame.
 """
 from __future__ import annotations
 
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -101,6 +103,23 @@ class Draft:
     hints: list[str] = field(default_factory=list)
 
 
+Env = ChainMap  # a frame's names: its own first, then the spec's constants, shared and never copied
+
+
+def new_env(consts: Mapping[str, Value], own: Mapping[str, Value] | None = None) -> Env:
+    """A fresh set of names over the spec's constants: writes go to the frame's own layer.
+
+    Constants are layered under, never copied: a program with 100,000 constants and many
+    blocks would otherwise copy them once per block instance and per size expression.
+    """
+    return ChainMap(dict(own or {}), consts)  # type: ignore[arg-type]
+
+
+def own_names(env: Env) -> Mapping[str, Value]:
+    """The names a frame defined itself (what a repeat body or an input declaration looks through)."""
+    return env.maps[0]
+
+
 @dataclass
 class Frame:
     """One graph under construction, filled in statement by statement."""
@@ -109,7 +128,7 @@ class Frame:
     name: str  # the block's (or model's) name
     kind: GraphKind | None  # None: a frame for a constant expression (a size, a default), never a graph
     span: Span
-    env: dict[str, Value]  # what each name in scope means
+    env: Env  # what each name in scope means: its own names over the constants
     drafts: list[Draft] = field(default_factory=list)
     reads: set[str] = field(default_factory=set)  # names some expression read (for unused-input)
     input_spans: dict[str, Span] = field(default_factory=dict)
@@ -120,7 +139,7 @@ class Frame:
     assigned: list[tuple[str, Value, Span]] = field(default_factory=list)  # for unused-value
 
     @classmethod
-    def for_constants(cls, what: str, span: Span, env: dict[str, Value]) -> Frame:
+    def for_constants(cls, what: str, span: Span, env: Env) -> Frame:
         """A frame to evaluate a constant expression in (``what``: ``<const>``, ``<type>``...)."""
         return cls(what, what, None, span, env)
 

@@ -31,6 +31,11 @@ def read_names(body) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def expr_names(e) -> list[str]:
+    """The names one expression reads, in first-seen order."""
+    return list(dict.fromkeys(_expr_names(e)))
+
+
 def _expr_names(e) -> list[str]:
     if isinstance(e, ast.Name):
         return [e.id]
@@ -44,4 +49,8 @@ def _expr_names(e) -> list[str]:
         return _expr_names(e.head) + [n for s in e.steps for n in _expr_names(s)]
     if isinstance(e, ast.Call):
         return [n for a in e.args for n in _expr_names(a)] + [n for k in e.kwargs for n in _expr_names(k.value)]
+    if isinstance(e, ast.Index):
+        return _expr_names(e.value) + [n for i in e.items for n in _expr_names(i)]
+    if isinstance(e, ast.Slice):
+        return [n for end in (e.start, e.stop) if end is not None for n in _expr_names(end)]
     return []

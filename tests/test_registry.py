@@ -82,6 +82,7 @@ EXAMPLES = {
     "class_token": ("[B, 5, 6]", "concat(x -> class_token(), x, dim=1)"),
     "patches": ("[B, 3, 8, 8]", "x -> patches(4, 6)"),
     "split": ("[B, 5, 6]", "x -> split(2, 4)"),
+    "index": ("[B, 5, 6]", "x[:, 1:, -1]"),
     "expand": ("[B, 1, 5, 4]", "x -> expand(3)"),
     "pad": ("[B, 6]", "x -> pad(1, 2, value=1.0)"),
     "rmsnorm": ("[B, 5, 6]", "x -> rmsnorm(eps=0.00001)"),

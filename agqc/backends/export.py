@@ -9,6 +9,7 @@ keeps torch's progress lines off the terminal.  Prints nothing.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import warnings
@@ -28,7 +29,7 @@ class Lowered:
     args: tuple
     dynamic: list[str] = field(default_factory=list)  # sizes left dynamic in the program
     fixed: dict[str, int] = field(default_factory=dict)  # sizes the model fixed, with their value
-    meta: bool = False  # weights are placeholders on the meta device
+    meta: bool = False  # weights are placeholders on the meta device (traced without any: ``placeholder_mode``)
     symbols: dict[str, str] = field(default_factory=dict)  # torch's symbol (s77) -> the spec's name (B)
 
 
@@ -52,11 +53,25 @@ def check_example_size(spec, network: str | None, sizes: dict[str, int]) -> None
                               f"({numbers * 4 / 2**30:.1f} GiB), over agqc's limit of {MAX_EXAMPLE_ELEMENTS:,}")
 
 
+def placeholder_mode():
+    """torch's ``FakeTensorMode``: tensors made under it have a shape, a dtype and a device but no memory.
+
+    A module built under it (``with placeholder_mode(): spec.build()``) traces as on the CPU, so the
+    exported program runs there once real weights are loaded; tracing on the meta device instead
+    would write ``device="meta"`` into the program (``torch.arange(T, device=x.device)``).
+    """
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    return FakeTensorMode()
+
+
 def export_program(spec, network: str | None = None, device: str | None = None, module=None,
                    dynamic: bool = True) -> Lowered:
     """``torch.export`` the model (or one network) with named sizes dynamic where the model allows.
 
-    ``device="meta"`` builds no weights, so every shipped spec, Llama included, exports in seconds;
+    ``device="meta"`` makes no weights: the program is traced with fake tensors (``placeholder_mode``;
+    a ``module`` given must have been built under one) and its weights are saved as placeholders on
+    the meta device, so every shipped spec, Llama included, exports in seconds, and the program runs
+    on the CPU after ``program.module().load_state_dict(weights, assign=True)``.
     ``dynamic=False`` fixes every size at its example value (quicker for very deep models).
     """
     import torch
@@ -64,16 +79,20 @@ def export_program(spec, network: str | None = None, device: str | None = None, 
     from torch.fx.experimental.symbolic_shapes import is_concrete_int
 
     sizes = example_sizes(spec, network)
-    if device != "meta":  # placeholder inputs on the meta device take no memory
+    meta = device == "meta"
+    if not meta:  # fake inputs take no memory
         check_example_size(spec, network, sizes)
+    mode = (_mode_of(module) if module is not None else placeholder_mode()) if meta else None
     if module is None:
-        module = spec.build(device=device)
+        with mode or contextlib.nullcontext():
+            module = spec.build(device=None if meta else device)
         module = getattr(module, network) if network else module
     module.eval()
-    if device == "meta":  # made there directly: a real tensor first could be too large to exist
-        args = tuple(torch.empty([dim_eval(d, sizes) for d in t.shape], device="meta",
-                                 dtype=torch.long if t.dtype == DType.INT else torch.float32)
-                     for t in spec.input_types(network))
+    if mode is not None:  # made under the mode directly: a real tensor first could be too large to exist
+        with mode:
+            args = tuple(torch.empty([dim_eval(d, sizes) for d in t.shape],
+                                     dtype=torch.long if t.dtype == DType.INT else torch.float32)
+                         for t in spec.input_types(network))
     else:
         args = spec.example_inputs(network, sizes)
     types = spec.input_types(network)
@@ -97,8 +116,34 @@ def export_program(spec, network: str | None = None, device: str | None = None, 
                 symbols.setdefault(str(size), name)
             else:
                 fixed[name] = sizes[name]
-    return Lowered(program, args, free, {k: v for k, v in fixed.items() if k not in free}, device == "meta",
-                   symbols)
+    if meta:
+        args = _as_placeholders(program, args)
+    return Lowered(program, args, free, {k: v for k, v in fixed.items() if k not in free}, meta, symbols)
+
+
+def _mode_of(module):
+    """The fake-tensor mode a module was built under (a new one for a module without tensors)."""
+    from torch._guards import detect_fake_mode
+    return detect_fake_mode(tuple(module.parameters()) + tuple(module.buffers())) or placeholder_mode()
+
+
+def _as_placeholders(program, args: tuple) -> tuple:
+    """Swap a fake-traced program's weights, constants and example inputs for meta tensors of the same
+    shapes, in place: those save as placeholders that ``torch.export.load`` reads without unpickling
+    (fake tensors would need it).  The graph itself keeps the CPU device it was traced on."""
+    import torch
+
+    def placeholder(t):
+        empty = torch.empty(t.shape, dtype=t.dtype, device="meta")
+        return torch.nn.Parameter(empty, t.requires_grad) if isinstance(t, torch.nn.Parameter) else empty
+
+    for tensors in (program.state_dict, program.constants):  # torch's own dicts: no setter, so in place
+        for key, value in tensors.items():
+            if isinstance(value, torch.Tensor):
+                tensors[key] = placeholder(value)
+    args = tuple(placeholder(a) for a in args)
+    program.example_inputs = (args, {})
+    return args
 
 
 def to_onnx(lowered: Lowered):

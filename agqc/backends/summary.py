@@ -4,7 +4,10 @@ No weights are made, so any size of model is summarised at once.  Rows:
 qualified name, op, output shape, parameters, precision, MACs (symbolic
 sizes taken as 1: per example).  Parameters of a network used twice are
 counted once; repeat copies are expanded.  Gives ``Summary`` with ``text()``
-and ``as_dict()`` (the JSON written by ``agqc build``).
+and ``as_dict()`` (the JSON written by ``agqc build``).  The JSON lists every
+row; the text reads from an outline in which each repeat lists its first copy
+and counts the rest in one row (``GPT2Block ×12``), and ``depth`` (as
+``agqc draw --depth``) shows a block nested deeper as one row with its totals.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from ..ir import Graph, Placed, Program
 from ..kinds import NodeKind
 from ..passes.annotate import annotate, macs_per_example
 from ..policy import SHOWN_COPIES
-from ..types import PRECISIONS, Dim, dim_add, dim_eval, dim_mul, dim_pretty
+from ..types import PRECISIONS, Dim, dim_eval, dim_mul, dim_pretty, dim_total
 
 
 class RowKind(StrEnum):
@@ -58,6 +61,7 @@ class Summary:
     networks: dict[str, int] = field(default_factory=dict)
     storage: dict[str, Storage] = field(default_factory=dict)
     macs_formula: str = ""  # the total per example, as it scales with symbolic sizes, when it does
+    outline: list[Row] = field(default_factory=list)  # what text() shows: each repeat's first copy (see summarize)
 
     def by_precision(self) -> list[tuple[str, Storage]]:
         """The precisions this model uses, widest first (the order of ``types.PRECISIONS``)."""
@@ -79,19 +83,24 @@ class Summary:
     def total_macs(self) -> int:
         return sum(r.macs for r in self.rows if r.kind in TOTALLED)
 
-    def as_dict(self) -> dict:
+    def as_dict(self, depth: int | None = None) -> dict:
+        """Every row (repeat copies listed), or the rows nested at most ``depth`` deep; the totals always."""
         return {"model": self.model, "total_params": self.total_params, "total_macs_per_example": self.total_macs,
                 "total_macs_formula": self.macs_formula,
                 "networks": self.networks, "memory_bytes": round(self.memory_bytes),
                 "fp32_memory_bytes": 4 * self.total_params, "compression": round(self.compression, 3),
                 "precisions": {k: {"params": v.params, "memory_bytes": round(v.bytes), "macs": v.macs}
                                for k, v in self.by_precision()},
-                "rows": [r.__dict__ for r in self.rows]}
+                "rows": [r.__dict__ for r in self.rows if depth is None or r.depth <= depth]}
 
-    def text(self) -> str:
+    def text(self, depth: int | None = None) -> str:
+        """The table: rows nested at most ``depth`` deep (0: one row per network; None: every level),
+        each repeat as its first copy and one row counting the rest; then the totals."""
+        rows = self.outline or self.rows
+        shown = [r for r in rows if depth is None or r.depth <= depth]
         head = ("name", "op", "output shape", "params", "precision", "MACs")
         table = [head] + [("  " * r.depth + r.name, r.op, r.shape, f"{r.params:,}", r.precision,
-                           r.macs_formula or f"{r.macs:,}") for r in self.rows]
+                           r.macs_formula or f"{r.macs:,}") for r in shown]
         widths = [max(len(row[i]) for row in table) for i in range(len(head))]
         right = {3, 5}
         lines = []
@@ -107,6 +116,11 @@ class Summary:
                      "MACs per example")
         if self.macs_formula:  # attention's cost grows with T²: a per-token figure would hide it
             lines.append("MACs grow with the sizes named above; the table below counts each such size as 1")
+        if len(shown) < len(rows):
+            lines.append(f"depth {depth}: the rows inside a block or repeat at that depth are left out; its own row "
+                         "has their totals")
+        if any(r.kind == RowKind.COPIES for r in shown) and rows is self.outline:
+            lines.append("each repeat lists its first copy and counts the others in one row (--json lists every copy)")
         return "\n".join(lines) + "\n\n" + self.precision_table()
 
     def precision_table(self) -> str:
@@ -132,32 +146,44 @@ def _size(n: float) -> str:
 
 
 def summarize(program: Program) -> Summary:
-    """One row per node of every network (calls opened, repeat copies listed), read from the IR's facts."""
+    """One row per node of every network (calls opened, repeat copies listed), read from the IR's facts;
+    and the outline ``text()`` shows, in which every repeat lists only its first copy."""
     annotate(program)
     s = Summary(program.model)
-    folded: list[tuple[int, Placed]] = []  # open folded repeats: their "more copies" row comes after copy 0
     for net in program.networks:
         graph = program.graph(net.graph)
         assert graph.facts is not None
         s.rows.append(Row(net.name, net.role, ", ".join(map(str, graph.output_types())), graph.facts.params,
                           _precision_of(graph), dim_eval(graph.facts.macs, {}), 0, RowKind.NETWORK,
                           _formula(graph.facts.macs)))
+        s.outline.append(s.rows[-1])
         s.networks[net.name] = graph.facts.params
-        s.macs_formula = _formula(dim_add(*(program.graph(n.graph).facts.macs for n in program.networks)))
-        for entry in program.expand(net.name, fold_above=SHOWN_COPIES):
-            while folded and folded[-1][0] >= entry.depth:
-                s.rows.append(_more_copies(program, folded.pop()[1]))
-            s.rows.append(_row(entry))
-            if entry.node.kind == NodeKind.OP:
-                _store(s, entry)
-            if entry.folded:
-                folded.append((entry.depth, entry))
-        while folded:
-            s.rows.append(_more_copies(program, folded.pop()[1]))
+        s.macs_formula = _formula(dim_total(*(program.graph(n.graph).facts.macs for n in program.networks)))
+        s.rows += _rows(program, net.name, SHOWN_COPIES, s)
+        s.outline += _rows(program, net.name, 1, None)
     return s
 
 
-def _row(entry: Placed) -> Row:
+def _rows(program: Program, network: str, fold_above: int, store: Summary | None) -> list[Row]:
+    """A network's rows, repeats of more than ``fold_above`` copies folded into their first; each op's
+    parameters, bytes and MACs added to ``store``'s precisions.  The outline (``store`` None) names a
+    repeat after what it repeats (``GPT2Block ×12``)."""
+    rows: list[Row] = []
+    folded: list[tuple[int, Placed]] = []  # open folded repeats: their "more copies" row comes after copy 0
+    for entry in program.expand(network, fold_above=fold_above):
+        while folded and folded[-1][0] >= entry.depth:
+            rows.append(_more_copies(program, folded.pop()[1]))
+        rows.append(_row(entry, None if store is not None else program))
+        if store is not None and entry.node.kind == NodeKind.OP:
+            _store(store, entry)
+        if entry.folded:
+            folded.append((entry.depth, entry))
+    while folded:
+        rows.append(_more_copies(program, folded.pop()[1]))
+    return rows
+
+
+def _row(entry: Placed, outline: Program | None = None) -> Row:
     node, facts = entry.node, entry.node.facts
     shape = ", ".join(str(t) for t in node.outputs)
     precision = str(node.precision)
@@ -166,6 +192,9 @@ def _row(entry: Placed) -> Row:
         precision += "*" if facts.compute != node.precision else ""
     elif node.kind == NodeKind.CALL:
         kind, op = RowKind.CALL, node.op
+    elif outline is not None:  # as the drawing labels it: the block repeated, else `repeat`
+        single = outline.repeat_body_call(outline.graph(node.callee or ""))
+        kind, op = RowKind.REPEAT, f"{single.op if single is not None else 'repeat'} \u00d7{node.count}"
     else:
         kind, op = RowKind.REPEAT, f"repeat x{node.count}"
     return Row(entry.name, op, shape, facts.params, precision, dim_eval(facts.macs, {}), entry.depth, kind,
@@ -178,7 +207,8 @@ def _more_copies(program: Program, entry: Placed) -> Row:
     one = program.repeat_copy(node)[0].facts
     assert one is not None
     params, macs = rest * one.params, dim_mul(rest, one.macs)
-    return Row(f"{entry.name}.1-{rest}", f"{rest:,} more copies of {entry.name}.0",
+    return Row(f"{entry.name}.1" + (f"-{rest}" if rest > 1 else ""),
+               f"{rest:,} more cop{'ies' if rest > 1 else 'y'} of {entry.name}.0",
                ", ".join(str(t) for t in node.outputs), params, str(node.precision), dim_eval(macs, {}),
                entry.depth + 1, RowKind.COPIES, _formula(macs))
 

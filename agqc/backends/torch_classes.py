@@ -118,6 +118,8 @@ class _Planner:
             _ClassWriter(self.program, name, members, self.out, self.taken).write()
 
     def _allocate(self, stem: str, sep: str) -> str:
+        if stem.startswith("__") or stem == "_":  # written inside a class, `__D()` would be mangled to `_Net__D()`
+            stem = f"Block{stem}"
         name, k = stem, 1
         while name in self.used:
             k += 1
@@ -270,6 +272,8 @@ class _ClassWriter:
     def _safe(self, name: str) -> str:
         if not name.isidentifier():
             name = "value"
+        if name.startswith("__"):  # a parameter `__w` of __init__ would be mangled to `_Dense__w`
+            name = name.lstrip("_") or "value"
         while keyword.iskeyword(name) or name in self.taken or re.fullmatch(r"\w+_\d+", name) and name.rsplit(
                 "_", 1)[0] in self.taken:
             name += "_"

@@ -20,7 +20,7 @@ from typing import Callable
 from ..ir import Graph, Node, Program, Ref
 from ..kinds import DType, GraphKind, NodeKind
 from ..ops.registry import Draw, LowerCtx, lookup
-from ..types import Precision
+from ..types import Precision, dim_terms
 
 MAX_LINE = 100  # the longest line, comment included, that writing values into their merge may give
 RETURN_HINT = "out"  # what elaborate names an unnamed result: such values may be written into the return
@@ -75,6 +75,9 @@ class GraphWriter:
         self.position = {n.name: i for i, n in enumerate(self.order)}
         self.inlined: set[str] = set()
         self.branch: dict[str, str] = {}  # node -> the branch name its result was given
+        self.loop = "layer"  # a repeat's loop variable: no input's name (`for layer in ...` would rebind it)
+        while self.loop in graph.inputs:
+            self.loop += "_"
 
     def render(self, extra_init: list[str] | None = None) -> Rendered:
         init: list[tuple[Node | None, str]] = [(None, line) for line in extra_init or []]
@@ -129,7 +132,8 @@ class GraphWriter:
         if node.kind == NodeKind.REPEAT:
             args = [self._value(ref, want) for ref, want in zip(node.inputs, self._input_computes(node))]
             carried = [self._assign(node, i) for i in range(len(node.outputs))]
-            loop = [f"for layer in self.{node.module}:", f"    {', '.join(carried)} = layer({', '.join(args)})"]
+            loop = [f"for {self.loop} in self.{node.module}:",
+                    f"    {', '.join(carried)} = {self.loop}({', '.join(args)})"]
             return Statement(loop, self._note([node], node), node, carried, [node])
         expr = self._rhs(node)
         targets = [self._assign(node, i) for i in range(len(node.outputs))]
@@ -301,7 +305,7 @@ class GraphWriter:
         return calls[0] if calls else "h"
 
     def _free(self, name: str, at: Node) -> bool:
-        if name in TAKEN or (name == "next" and not self.g.inputs):  # next(self.parameters()): the device
+        if name in TAKEN or name == self.loop or (name == "next" and not self.g.inputs):  # next(...): the device
             return False
         return not (name in self.holder and self._live(self.holder[name], at))
 
@@ -318,14 +322,18 @@ class GraphWriter:
     # ---- sizes and lowering -------------------------------------------------------------
     def _symbols(self, node: Node) -> None:
         for i, d in enumerate(node.outputs[0].shape):
-            if isinstance(d, str) and "*" not in d and "+" not in d:
+            if isinstance(d, str) and d.isidentifier():
                 self.sym.setdefault(d, (node.name, i))
 
     def _dim(self, d) -> str:
         if isinstance(d, int):
             return str(d)
-        terms = [" * ".join(self._size(p) for p in term.split("*")) for term in str(d).split("+")]
-        return " + ".join(terms)
+        code = ""
+        for coef, names in dim_terms(d):
+            factors = ([str(abs(coef))] if abs(coef) != 1 or not names else []) + [self._size(n) for n in names]
+            sign = ("-" if coef < 0 else "") if not code else (" - " if coef < 0 else " + ")
+            code += sign + " * ".join(factors)
+        return code
 
     def _size(self, symbol: str) -> str:
         """A symbolic size as code: read from the input it came in with, while that variable still holds it.
@@ -340,7 +348,7 @@ class GraphWriter:
             return f"{var}.size({dim})"
         if symbol not in self.captured:
             taken = {n.name for n in self.order} | {h for n in self.order for h in n.hints} | set(self.holder)
-            taken |= {"self", "layer", "torch", "nn", "F"} | set(keyword.kwlist)
+            taken |= TAKEN | {self.loop} | set(keyword.kwlist)  # a size `rotary` must not hide rotary()
             self.captured[symbol] = symbol if symbol not in taken else f"{symbol}_size"
         return self.captured[symbol]
 

@@ -96,9 +96,11 @@ def _helpers_used(program: Program) -> list[str]:
 
 def _reserved(program: Program, helpers: list[str]) -> set[str]:
     """Names a block's class must not take: the model's, what the generated file defines or imports,
-    and Python's own (a class ``super`` would hide the builtin every ``__init__`` calls)."""
+    Python's own (a class ``super`` would hide the builtin every ``__init__`` calls) and the names
+    ``__init__`` binds (``self.dense = self(...)``, ``nn.ModuleList(_() for _ in range(2))``)."""
     defined = {m for name in helpers for m in re.findall(r"^(?:class|def) (\w+)", HELPERS[name], re.MULTILINE)}
-    return defined | {program.model or "Model", "torch", "nn", "F"} | set(dir(builtins)) | set(keyword.kwlist)
+    return defined | {program.model or "Model", "torch", "nn", "F", "self", "_"} | set(dir(builtins)) | set(
+        keyword.kwlist)
 
 
 def side_by_side(program: Program) -> tuple[list[str], list[tuple[int, str]]]:

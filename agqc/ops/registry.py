@@ -199,7 +199,7 @@ def _load() -> None:
     global _loaded
     if not _loaded:  # a flag, not "is REGISTRY empty": a test may declare a toy op before the first lookup
         _loaded = True
-        from . import attention, functional, layers, sequence  # noqa: F401  (each module declares its ops)
+        from . import attention, functional, indexing, layers, sequence  # noqa: F401  (each declares its ops)
 
 
 # ---- argument binding, shared by ops and blocks ----------------------------
@@ -235,6 +235,9 @@ KIND_WORDS = {"int": "an integer", "int?": "an integer", "float": "a number",
 
 
 def describe(value: Any) -> str:
+    if not isinstance(value, (bool, int, float, str, Sym, list, tuple, type(None))):
+        from ..evaluate import kind_of  # a tensor or a network where a plain value belongs
+        return kind_of(value)
     if isinstance(value, bool):
         return f"`{'true' if value else 'false'}`"
     if isinstance(value, Sym):
@@ -246,7 +249,14 @@ def describe(value: Any) -> str:
 
 def bind_args(sig: tuple[Arg, ...], positional: list[Any], kwargs: dict[str, Any]
               ) -> tuple[dict[str, Any], list[BindProblem]]:
-    """Match values to a signature: (bound dict, problems list)."""
+    """Match values to a signature: (bound dict, problems list).
+
+    A keyword that is not in the signature but is a near miss of a required
+    argument left out (``kernel_size=3`` for ``kernel``) stands in for it: one
+    ``unknown-arg`` problem, no ``missing-arg`` besides.
+    """
+    from difflib import get_close_matches
+
     from ..diagnostics import did_you_mean
 
     bound: dict[str, Any] = {}
@@ -261,15 +271,24 @@ def bind_args(sig: tuple[Arg, ...], positional: list[Any], kwargs: dict[str, Any
         else:
             listed = ", ".join(a.name for a in fixed)
             allowed = f"at most {len(fixed)} ({listed})" if fixed else "none"
+            extra = positional[i:]
+            which = ", ".join(describe(v) for v in extra[:4]) + (", ..." if len(extra) > 4 else "")
             problems.append(BindProblem(Code.TOO_MANY_ARGS,
                                         f"too many arguments: takes {allowed} besides its input tensors, "
-                                        f"got {len(positional)}", index=i))
+                                        f"got {len(positional)}; {which} {'is' if len(extra) == 1 else 'are'} "
+                                        "extra", index=i))
             break
     names = {a.name for a in sig}
+    missing = {a.name for a in sig if a.required and a.name not in bound and a.name not in kwargs}
+    meant: set[str] = set()  # required arguments a misspelt keyword stands for: one complaint, not two
     for key, value in kwargs.items():
         if key not in names:
-            problems.append(BindProblem(Code.UNKNOWN_ARG, f"no argument named `{key}`", kwarg=key,
-                                        note=did_you_mean(key, names)))
+            stands_for = get_close_matches(key, sorted(missing - meant), n=1, cutoff=0.6)
+            if stands_for:
+                meant.add(stands_for[0])
+            near = (f"did you mean `{stands_for[0]}`? (it is required, and not given)" if stands_for
+                    else did_you_mean(key, names))
+            problems.append(BindProblem(Code.UNKNOWN_ARG, f"no argument named `{key}`", kwarg=key, note=near))
         elif key in bound:
             problems.append(BindProblem(Code.DUPLICATE_NAME, f"argument `{key}` given twice", kwarg=key))
         else:
@@ -277,7 +296,8 @@ def bind_args(sig: tuple[Arg, ...], positional: list[Any], kwargs: dict[str, Any
     for a in sig:
         if a.name not in bound:
             if a.required:
-                problems.append(BindProblem(Code.MISSING_ARG, f"missing required argument `{a.name}`"))
+                if a.name not in meant:
+                    problems.append(BindProblem(Code.MISSING_ARG, f"missing required argument `{a.name}`"))
             else:
                 bound[a.name] = [] if a.variadic else a.default
     for idx, a in enumerate(sig):  # a variadic argument always comes last

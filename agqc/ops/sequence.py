@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errorcodes import Code
 from ..types import Dim, TensorType, dim_add, dim_mul, is_known
-from .registry import Arg, OpCall, OpDef, ShapeError, TensorRT, declare, module_lowering
+from .registry import Arg, OpCall, OpDef, ShapeError, Sym, TensorRT, declare, module_lowering
 from .shapes import known, need_rank
 
 _AT_LEAST_1 = dict(valid=lambda v: v >= 1, valid_text="at least 1")
@@ -131,24 +131,33 @@ def _axis(c: OpCall, name: str) -> int:
     return dim % c.x.rank
 
 
+def _split_sizes(c: OpCall) -> tuple[Dim, ...]:
+    return tuple(s.name if isinstance(s, Sym) else s for s in c.args["sizes"])
+
+
 def _split_infer(c: OpCall):
-    axis, sizes = _axis(c, "split"), c.args["sizes"]
-    if len(sizes) < 2 or any(not isinstance(s, int) or s < 1 for s in sizes):
+    axis, sizes = _axis(c, "split"), _split_sizes(c)
+    if len(sizes) < 2 or any(isinstance(s, int) and s < 1 for s in sizes):
         raise ShapeError("split needs two or more positive sizes, e.g. split(x, 128, 64)", code=Code.BAD_VALUE)
-    total = known(c.x.shape[axis], f"split's dimension {c.args['dim']}", c.x)
-    if total != sum(sizes):
-        raise ShapeError(f"split: sizes {' + '.join(map(str, sizes))} = {sum(sizes)} do not add up to "
-                         f"{total}, the size of dimension {c.args['dim']}",
-                         expected=f"{sum(sizes)} along dim {c.args['dim']}", found=str(c.x))
+    total, have = dim_add(*sizes), c.x.shape[axis]
+    if total != have:  # symbolic sizes too: split(x, 1, T - 1) along T
+        hint = "" if is_known(have) else f" (a symbolic size splits into pieces like {sizes[0]}, {have} - {sizes[0]})"
+        raise ShapeError(f"split: sizes {' + '.join(map(str, sizes))} = {total} do not add up to "
+                         f"{have}, the size of dimension {c.args['dim']}{hint}",
+                         expected=f"{total} along dim {c.args['dim']}", found=str(c.x))
     return [TensorType(c.x.shape[:axis] + (s,) + c.x.shape[axis + 1:], c.x.dtype) for s in sizes]
+
+
+def _split_lower(e):
+    sizes = ", ".join(e.dim(s) for s in _split_sizes(e.call))
+    return None, f"torch.split({e.inputs[0]}, [{sizes}], dim={e.call.args['dim']})"
 
 
 declare(OpDef(
     "split", "cut a tensor into consecutive pieces of the given sizes along one dimension (several outputs)", 1,
-    (Arg("sizes", "int", variadic=True), Arg("dim", "int", -1, keyword=True)), _split_infer, params=lambda c: 0,
-    macs=lambda c: 0, input_dtype="any",
-    lower=lambda e: (None, f"torch.split({e.inputs[0]}, {list(e.call.args['sizes'])}, dim={e.call.args['dim']})"),
-    label=lambda c: "split " + " | ".join(map(str, c.args["sizes"])),
+    (Arg("sizes", "dim", variadic=True), Arg("dim", "int", -1, keyword=True)), _split_infer, params=lambda c: 0,
+    macs=lambda c: 0, input_dtype="any", lower=_split_lower,
+    label=lambda c: "split " + " | ".join(map(str, _split_sizes(c))),
 ))
 
 

@@ -15,7 +15,18 @@ from ..facts import GraphFacts, NodeFacts, Placement, Runtime, Signature, Stored
 from ..ir import Graph, Node, Program
 from ..kinds import GraphKind, NodeKind
 from ..ops.registry import OpCall, OpDef, TensorRT, lookup
-from ..types import FP32, PRECISIONS, Dim, Precision, dim_add, dim_mul, dim_subst
+from ..types import (
+    FP32,
+    PRECISIONS,
+    Dim,
+    Precision,
+    SizeTooComplex,
+    TensorType,
+    dim_eval,
+    dim_mul,
+    dim_subst,
+    dim_total,
+)
 
 # Why TensorRT does not run an op of this kind, and what it does with the ones it drops.
 FALLBACK_NOTES = {TensorRT.RANDOM: "random sampling stays in PyTorch",
@@ -89,7 +100,7 @@ class _Annotator:
         helpers = {h for n in nodes for h in n.facts.helpers} | {h for g in inner for h in g.helpers}
         graph.facts = GraphFacts(
             params=sum(n.facts.params for n in nodes),
-            macs=dim_add(*(n.facts.macs for n in nodes)),
+            macs=dim_total(*(n.facts.macs for n in nodes)),
             precisions=tuple(p for p in PRECISIONS if p in precisions),
             helpers=_in_helper_order(helpers))
 
@@ -116,11 +127,20 @@ class _Annotator:
         compute = node.computes[0] if node.computes else node.precision
         quantized = node.precision.quantized and op.quantized_params is not None
         return node.with_facts(NodeFacts(
-            params=params, macs=op.macs(call), call=call, label=op.label(call),
+            params=params, macs=_op_macs(op, call), call=call, label=op.label(call),
             stored=_stored(op, call, node.precision, params, quantized), compute=compute, quantized=quantized,
             kept=op.precision_sensitive and compute != node.precision,
             helpers=op.helpers_for(node.args) + (("quantization",) if quantized else ()),
             ties=op.tied_layers(node.args), placement=_placement(op, node.precision, compute, params)))
+
+
+def _op_macs(op: OpDef, call: OpCall) -> Dim:
+    try:
+        return op.macs(call)
+    except SizeTooComplex:  # too many terms for a formula: every symbolic size counts as 1, as summary figures do
+        at_one = [[TensorType(tuple(dim_eval(d, {}) for d in t.shape), t.dtype) for t in ts]
+                  for ts in (call.inputs, call.outputs)]
+        return op.macs(OpCall(at_one[0], call.args, at_one[1], call.refs))
 
 
 def _refs(graph: Graph, op: OpDef, node: Node) -> dict:

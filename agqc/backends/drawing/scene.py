@@ -18,6 +18,7 @@ from enum import StrEnum
 from ...ir import Graph, Node, Program
 from ...kinds import NodeKind
 from ...ops.registry import Draw, lookup
+from ...policy import MAX_DRAWN_EDGES
 from ...types import TensorType
 
 
@@ -52,7 +53,7 @@ ITEM_OF_DRAW = {Draw.BOX: ItemKind.OP, Draw.MERGE: ItemKind.MERGE, Draw.NOISE: I
 
 
 class DrawingTooBig(Exception):
-    """An explicit ``depth`` that would expand into more than ``MAX_DRAWN_ITEMS`` boxes."""
+    """A ``depth`` that would expand into more than ``MAX_DRAWN_ITEMS`` boxes or ``MAX_DRAWN_EDGES`` arrows."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class GraphBuilder:
         self.program, self.depth, self.budget = program, depth, budget
         self.placed = 0
         self.edges: list[Edge] = []
+        self.edge_set: set[Edge] = set()  # the same edges, for a constant-time "drawn already?"
         self.ports: dict[str, list[End]] = {}  # network input port id -> what flows into it
         self.port_types: dict[str, TensorType] = {}
         self.net_outputs: dict[str, list[End]] = {}
@@ -218,8 +220,12 @@ class GraphBuilder:
         for ends in ins:
             for end in ends:
                 edge = Edge(end.id, dst, end.type, end.name)
-                if edge not in self.edges:
+                if edge not in self.edge_set:
+                    self.edge_set.add(edge)
                     self.edges.append(edge)
+        if len(self.edges) > MAX_DRAWN_EDGES:  # dense skips: dot's layout time grows much faster than the arrows
+            raise DrawingTooBig(f"at depth {self.depth} this drawing would have more than {MAX_DRAWN_EDGES:,} "
+                                "arrows; choose a smaller --depth")
 
 
 def _ends(item_id: str, node: Node) -> list[list[End]]:
