@@ -10,9 +10,8 @@ source only read them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .types import Dim, Precision, TensorType
 
@@ -25,8 +24,7 @@ class Runtime(StrEnum):
     PYTORCH = "PyTorch"
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):
     """Where ``agqc lower --target tensorrt`` runs one op, and at which precision."""
 
     runtime: Runtime
@@ -34,8 +32,7 @@ class Placement:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Stored:
+class Stored(NamedTuple):
     """Parameters kept at one precision, and the bytes they take (scales included)."""
 
     precision: str
@@ -43,8 +40,7 @@ class Stored:
     bytes: float
 
 
-@dataclass(frozen=True)
-class NodeFacts:
+class NodeFacts(NamedTuple):
     params: int = 0  # parameters this node owns: an op's own, a call's or repeat's whole callee (times copies)
     macs: Dim = 0  # multiply-accumulates, symbolic in the spec's sizes (attention grows with T*T)
     call: OpCall | None = None  # an op's inputs, arguments and outputs, as its rules see them
@@ -58,8 +54,7 @@ class NodeFacts:
     placement: Placement | None = None  # an op's TensorRT placement
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(NamedTuple):
     """The model's ``forward``: its parameters, and which network (or the flow) each one feeds."""
 
     names: tuple[str, ...]  # parameter names, in order
@@ -68,8 +63,7 @@ class Signature:
     shared: bool = False  # networks side by side that all take these same inputs
 
 
-@dataclass(frozen=True)
-class GraphFacts:
+class GraphFacts(NamedTuple):
     params: int  # every parameter of the graph and everything it calls
     macs: Dim  # symbolic
     precisions: tuple[str, ...]  # the precisions its ops are annotated with, nested calls included, widest first

@@ -11,7 +11,11 @@ the checker must accept.
 A spec has helper blocks (config parameters, symbolic sizes, calling each
 other), one or two network blocks, `repeat` loops, skips, multi-output ops
 with `_` for dropped results, precision annotations on blocks, statements,
-layers, networks and the model, and sometimes a model flow.
+layers, networks and the model, and sometimes a model flow.  Names are reused
+(`x = x -> ...`, inputs too, a dead name given a new value) and often clash
+with the generated Python's (naming_strategies.py); noise, reshapes and splits
+write the block's size names (`normal(B, T + 1, D)`), which forward reads at
+run time.
 """
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from agqc.types import dim_add
+import naming_strategies as naming
+from agqc.types import dim_add, dim_mul
 
 ACTS = ["relu()", "tanh()", "sigmoid()", "silu()", "gelu()", 'gelu(approximate="tanh")', "leaky_relu(0.1)"]
 LAYER_PRECISIONS = ["@int8", "@int4", "@fp8", "@fp8(e5m2)", "@binary(activations)", "@int8(activations)"]
@@ -41,8 +46,8 @@ class Val:
 class Helper:
     name: str
     shape: tuple  # the shape it maps to itself (it is called with exactly this shape)
-    has_width: bool
-    has_p: bool
+    has_width: str  # the name of its `width` parameter, or ""
+    has_p: str
 
 
 def known(*ds) -> bool:
@@ -54,7 +59,7 @@ def divisors(n: int) -> list:
 
 
 @dataclass
-class Body:
+class Body(naming.Naming):
     """One block body being grown: the values in scope and the lines written so far."""
     draw: object
     aliases: dict  # dimension -> the text to write for it (the block's symbolic size names)
@@ -66,25 +71,11 @@ class Body:
     lines: list = field(default_factory=list)
     inputs: list = field(default_factory=list)  # (name, Val)
     counter: int = 0
-    width_param: bool = False
-    p_param: bool = False
-
-    def fresh(self, stem="v") -> str:
-        self.counter += 1
-        return f"{stem}{self.counter}"
-
-    def arg(self, n: int) -> str:
-        """An integer argument, sometimes written as arithmetic on a symbolic size (D * 2)."""
-        for d, text in self.aliases.items():
-            if isinstance(d, int) and d > 1 and text.isidentifier():
-                forms = {d: text, 2 * d: f"{text} * 2", **({d // 2: f"{text} // 2"} if d % 2 == 0 else {})}
-                if n in forms:
-                    return forms[n]
-        return str(n)
-
-    def type_text(self, v: Val) -> str:
-        dims = ", ".join(self.aliases.get(d, str(d)) for d in v.shape)
-        return ("int" if v.dtype == "int" else "") + f"[{dims}]"
+    width_param: str = ""  # the names of the block's `width` and `p` parameters, if it has them
+    p_param: str = ""
+    avoid: set = field(default_factory=set)  # never a variable here: blocks, sizes, parameters, names handed out
+    modules: set = field(default_factory=set)  # `as` names of layers and repeats: unique in a block
+    outs: list = field(default_factory=list)  # the Vals the block returns
 
     def add_input(self, name: str, v: Val) -> None:
         self.inputs.append((name, v))
@@ -96,9 +87,14 @@ class Body:
             if n in self.unused:
                 self.unused.remove(n)
 
-    def take(self, pred):
-        """(name, Val) of a value in scope meeting pred, preferring unused ones (Skip if none)."""
-        cands = [n for n, v in self.names.items() if pred(v)]
+    def take(self, pred, symbolic: bool = False):
+        """(name, Val) of a value in scope meeting pred, preferring unused ones (Skip if none), and
+        with `symbolic` often one with a symbolic size after the batch (T, T+1), if there is one."""
+        lead = self.inputs[0][1].shape[:-1] if self.keep_lead else None  # a helper's q, k, v are split into heads
+        cands = [n for n, v in self.names.items() if pred(v) and lead in (None, v.shape[:-1])]
+        sized = [n for n in cands if not known(*self.names[n].shape[1:])]
+        if symbolic and sized and self.draw(st.booleans()):
+            cands = sized
         if not cands:
             raise Skip
         fresh = [n for n in cands if n in self.unused]
@@ -115,17 +111,21 @@ class Body:
                 self.unused.append(t)
 
     def step(self, x: str, shape: tuple, expr: str, reuse: bool = True) -> None:
-        """`x` consumed by one statement giving one value: named anew or, sometimes, `h = h -> ...`."""
+        """`x` consumed by one statement giving one value: named anew or, sometimes, `h = h -> ...`
+        (an input too) or a dead name reused (`v2 = v5 -> ...` once v2 has had its last use)."""
         self.use(x)
         target = self.fresh()
-        if reuse and x not in [n for n, _ in self.inputs] and self.draw(st.booleans()):
+        roll = self.draw(st.integers(0, 5))
+        dead = [n for n in self.names if n not in self.unused and n != x]
+        if reuse and roll < 3:
             target = x
+        elif reuse and roll == 3 and dead:
+            target = self.draw(st.sampled_from(dead))
         self.emit([target], [Val(shape)], expr)
-        return
 
     def layer_suffix(self, op: str) -> str:
-        """Sometimes a layer name (`as linear_3`) and a quantised precision (`@int4`)."""
-        out = f" as {op}_{self.fresh('')}" if self.draw(st.integers(0, 5)) == 0 else ""
+        """Sometimes a layer name (`as linear_3`, `as linear1`) and a quantised precision (`@int4`)."""
+        out = f" as {self.module_name(op)}" if self.draw(st.integers(0, 5)) == 0 else ""
         return out + (" " + self.draw(st.sampled_from(LAYER_PRECISIONS)) if self.draw(st.integers(0, 5)) == 0 else "")
 
 
@@ -143,7 +143,7 @@ def _seq(v: Val) -> bool:
 
 def a_unary(b: Body) -> None:
     x, v = b.take(lambda v: v.dtype == "float")
-    expr = b.draw(st.sampled_from(ACTS + ["dropout(p)" if b.p_param else "dropout(0.1)", "softmax(dim=-1)"]))
+    expr = b.draw(st.sampled_from(ACTS + [f"dropout({b.p_param})" if b.p_param else "dropout(0.1)", "softmax(dim=-1)"]))
     return b.step(x, v.shape, f"{x} -> {expr}")
 
 
@@ -153,7 +153,7 @@ def a_linear(b: Body) -> None:
     bias = ", bias=false" if b.draw(st.integers(0, 4)) == 0 else ""
     chain = f"{x} -> linear({b.arg(out)}{bias}){b.layer_suffix('linear')}"
     if b.width_param and b.draw(st.booleans()):  # an MLP through the block's `width`: any width fits
-        chain = f"{x} -> linear(width) -> relu() -> linear({b.arg(out)})"
+        chain = f"{x} -> linear({b.width_param}) -> relu() -> linear({b.arg(out)})"
     return b.step(x, v.shape[:-1] + (out,), chain)
 
 
@@ -208,18 +208,24 @@ def a_pool(b: Body) -> None:
 
 
 def a_reshape(b: Body) -> None:
-    x, v = b.take(_float(all_known=True))
-    total = 1
+    """flatten(), or a regrouping; symbolic sizes (T, T+1) move to other places, written by name,
+    so that forward reads them at run time: [B, T, 6] -> reshape(2, T, 3)."""
+    x, v = b.take(_float(), symbolic=True)
+    total, symbolic = 1, [d for d in v.shape[1:] if not isinstance(d, int)]
     for d in v.shape[1:]:
-        total *= d
+        total *= d if isinstance(d, int) else 1
     if len(v.shape) > 2 and b.draw(st.booleans()):
-        return b.step(x, (v.shape[0], total), f"{x} -> flatten()")
+        return b.step(x, (v.shape[0], dim_mul(*v.shape[1:])), f"{x} -> flatten()")
     first = b.draw(st.sampled_from(divisors(total)))
     dims = [first, total // first]
     if b.draw(st.booleans()):
         second = b.draw(st.sampled_from(divisors(dims[1])))
         dims = [first, second, dims[1] // second]
-    return b.step(x, (v.shape[0], *dims), f"{x} -> reshape({', '.join(map(str, dims))})")
+    if symbolic:  # the symbolic sizes whole, anywhere among the known factors (one factor for two of them)
+        dims = [d for d in dims if d != 1] if len(symbolic) == 1 else [total] if total > 1 else []
+        for d in symbolic:
+            dims.insert(b.draw(st.integers(0, len(dims))), d)
+    return b.step(x, (v.shape[0], *dims), f"{x} -> reshape({', '.join(b.dim_text(d) for d in dims)})")
 
 
 def a_embedding(b: Body) -> None:
@@ -270,6 +276,42 @@ def a_split(b: Body) -> None:
     b.emit(targets, [Val(v.shape[:-1] + (s,)) for s in sizes], f"split({x}, {', '.join(map(str, sizes))}, dim={dim})")
 
 
+def a_split_sizes(b: Body) -> None:
+    """A T+1 or 2*T dimension split back into its parts, sizes written by name (`split(h, T, 1, dim=1)`)."""
+    found = [(n, a) for n, v in b.names.items() if v.dtype == "float" for a in range(1, len(v.shape))
+             if naming.size_parts(v.shape[a])]
+    if not found:
+        raise Skip
+    x, axis = b.draw(st.sampled_from(found))
+    v, parts = b.names[x], naming.size_parts(b.names[x].shape[axis])
+    keep = b.draw(st.integers(0, len(parts) - 1))  # at least one result is used
+    targets = [b.fresh() if i == keep or b.draw(st.booleans()) else "_" for i in range(len(parts))]
+    b.use(x)
+    dim = b.draw(st.sampled_from([axis, axis - len(v.shape)]))
+    b.emit(targets, [Val(v.shape[:axis] + (p,) + v.shape[axis + 1:]) for p in parts],
+           f"split({x}, {', '.join(b.dim_text(p) for p in parts)}, dim={dim})")
+
+
+def a_noise(b: Body) -> None:
+    """Noise of a value's sizes, written with the block's size names (`x + normal(B, T + 1, D)`), so
+    forward reads them at run time: added (maybe broadcast over a size 1), or joined on."""
+    x, v = b.take(_float(), symbolic=True)
+    dims = list(v.shape)
+    form = b.draw(st.sampled_from(["add", "add", "last", "first"] if not b.keep_lead else ["add", "last"]))
+    if form == "add":
+        if b.draw(st.booleans()):
+            dims[b.draw(st.integers(0, len(dims) - 1))] = 1
+        op, noise = b.draw(st.sampled_from(["+", "*"])), f"normal({', '.join(b.dim_text(d) for d in dims)})"
+        return b.step(x, v.shape, f"{x} {op} {noise}" if b.draw(st.booleans()) else f"{noise} {op} {x}")
+    axis, k = (-1 if form == "last" else 1), b.draw(st.integers(1, 3))
+    texts = [b.dim_text(d) for d in dims]
+    texts[axis] = b.arg(k)
+    pair = [x, f"normal({', '.join(texts)})"]
+    pair = pair if b.draw(st.booleans()) else pair[::-1]
+    dims[axis] = dim_add(v.shape[axis], k)
+    return b.step(x, tuple(dims), f"concat({', '.join(pair)}, dim={axis})")
+
+
 def a_pad_expand(b: Body) -> None:
     ones = [(n, i) for n, v in b.names.items() if v.dtype == "float" for i in range(1, len(v.shape)) if v.shape[i] == 1]
     if ones and b.draw(st.booleans()):
@@ -302,9 +344,10 @@ def a_attention(b: Body) -> None:
     d, q, k, val = D // heads, b.fresh("q"), b.fresh("k"), b.fresh("val")
     opts = ", causal=true" if b.draw(st.booleans()) else ""
     if b.lazy_inputs and (known(T) or T.isidentifier()) and b.draw(st.booleans()):  # int[B, T] padding mask
-        m = next((n for n, w in b.inputs if w.dtype == "int" and w.shape == (v.shape[0], T)), None)
+        # an input mask still under its name (`mask = mask -> embedding(...)` may have reused it)
+        m = next((n for n, w in b.inputs if w.dtype == "int" and w.shape == (v.shape[0], T) and b.names[n] is w), None)
         if m is None:
-            m = b.fresh("mask")
+            m = b.fresh_input("mask")
             b.add_input(m, Val((v.shape[0], T), "int"))
         b.use(m)
         opts += f", mask={m}"
@@ -361,18 +404,27 @@ def a_heads(b: Body) -> None:
     return b.step(x, (v.shape[0], h, v.shape[1], v.shape[2] // h), f"{x} -> split_heads({h})")
 
 
+def _config_args(b: Body, h: Helper, width: bool = False) -> list:
+    return ([f"{h.has_width}={b.draw(st.integers(1, 9))}"] if h.has_width and (width or b.draw(st.booleans())) else []
+            ) + ([f"{h.has_p}=0.2"] if h.has_p and b.draw(st.integers(0, 3)) == 0 else [])
+
+
 def a_call(b: Body) -> None:
-    """Call a helper block on a value of its shape (a config override sometimes), or repeat it."""
+    """Call a helper block on a value of its shape (a config override sometimes), or repeat it, or
+    call it twice in a chain (at two configurations: two classes, `Helper0` and `Helper0_2`)."""
     options = [(h, n) for h in b.helpers for n, v in b.names.items() if v.dtype == "float" and v.shape == h.shape]
     if not options:
         raise Skip
     h, x = b.draw(st.sampled_from(options))
-    cfg = f", width={b.draw(st.integers(1, 9))}" if h.has_width and b.draw(st.booleans()) else ""
-    cfg += ", p=0.2" if h.has_p and b.draw(st.integers(0, 3)) == 0 else ""
-    if b.draw(st.integers(0, 2)) == 0:
+    cfg = "".join(f", {a}" for a in _config_args(b, h))
+    form = b.draw(st.integers(0, 3))
+    if form == 0:
         count = b.draw(st.integers(1, 3))
-        b.lines.append(f"repeat {count} as loop{b.fresh('')} {{\n        {x} = {h.name}({x}{cfg})\n    }}")
+        b.lines.append(f"repeat {count} as {b.module_name('loop')} {{\n        {x} = {h.name}({x}{cfg})\n    }}")
         return b.use(x) or b.unused.append(x)
+    if form == 1:
+        first, second = ", ".join(_config_args(b, h)), ", ".join(_config_args(b, h, width=True))
+        return b.step(x, h.shape, f"{x} -> {h.name}({first}) -> {h.name}({second})")
     return b.step(x, h.shape, f"{h.name}({x}{cfg})")
 
 
@@ -380,7 +432,7 @@ def a_repeat(b: Body) -> None:
     """`repeat N as name { ... }`: a residual body that keeps the carried shape; `inner` stays inside."""
     x, v = b.take(_float(last=True))
     norm, act = b.draw(st.sampled_from(["layernorm()", "rmsnorm()", "tanh()"])), b.draw(st.sampled_from(ACTS))
-    b.lines.append(f"repeat {b.draw(st.integers(1, 3))} as rep{b.fresh('')} {{\n        inner = {x} -> {norm}\n"
+    b.lines.append(f"repeat {b.draw(st.integers(1, 3))} as {b.module_name('rep')} {{\n        inner = {x} -> {norm}\n"
                    f"        {x} = {x} + (inner -> linear({b.arg(v.shape[-1])}) -> {act})\n    }}")
     b.use(x)
     b.unused.append(x)  # the repeat's result is a new value
@@ -388,9 +440,9 @@ def a_repeat(b: Body) -> None:
 
 GENERAL = [a_unary, a_linear, a_norm, a_binary, a_concat, a_split, a_pad_expand, a_recurrent, a_attention,
            a_positions, a_class_token, a_call, a_repeat, a_conv, a_conv, a_conv_transpose, a_pool, a_reshape,
-           a_embedding, a_patches, a_heads]
+           a_embedding, a_patches, a_heads, a_noise, a_noise, a_split_sizes, a_split_sizes, a_call, a_call]
 # Helpers keep every dimension but the last, so that they can map their input's shape to itself.
-KEEPING = [a_unary, a_linear, a_norm, a_binary, a_split, a_recurrent, a_attention, a_call]
+KEEPING = [a_unary, a_linear, a_norm, a_binary, a_split, a_recurrent, a_attention, a_call, a_noise]
 
 
 # ---- blocks, networks and the model --------------------------------------------------------------
@@ -417,35 +469,35 @@ def _block(b: Body, name: str, outs: list, cfg: list) -> str:
 def _config(b: Body) -> list:
     cfg = []
     if b.draw(st.booleans()):
-        b.width_param = True
-        cfg.append(f"width = {b.draw(st.sampled_from(['HID', '3', 'HID // 2']))}")
+        b.width_param = naming.config_name(b.draw, "width", b.avoid)
+        cfg.append(f"{b.width_param} = {b.draw(st.sampled_from(['HID', '3', 'HID // 2']))}")
     if b.draw(st.booleans()):
-        b.p_param = True
-        cfg.append("p = 0.1")
+        b.p_param = naming.config_name(b.draw, "p", b.avoid)
+        cfg.append(f"{b.p_param} = 0.1")
     return cfg
 
 
-def helper_block(draw, name: str, shape: tuple, helpers: list) -> tuple:
+def helper_block(draw, name: str, shape: tuple, helpers: list, blocks: set) -> tuple:
     """A block mapping `shape` to itself: steps that keep the leading dimensions, then every
     loose value projected back to the input's width and summed (a residual)."""
-    aliases = {}
+    aliases: dict = {}
     for i, d in enumerate(shape[1:], start=1):
-        if isinstance(d, str):
-            aliases[d] = d if d.isidentifier() else "S"
-        elif d not in aliases and draw(st.booleans()):
-            aliases[d] = "D" if i == len(shape) - 1 else f"N{i}"
-    b = Body(draw, aliases, list(helpers), lazy_inputs=False, keep_lead=True)
+        default = (d if d.isidentifier() else "S") if isinstance(d, str) else "D" if i == len(shape) - 1 else f"N{i}"
+        if isinstance(d, str) or (d not in aliases and draw(st.booleans())):
+            aliases[d] = naming.size_name(draw, default, set(aliases.values()) | blocks)
+    b = Body(draw, aliases, list(helpers), lazy_inputs=False, keep_lead=True, avoid=naming.avoid_names(blocks, aliases))
     cfg = _config(b)
-    b.add_input("x", Val(shape))
+    x = naming.input_name(draw, b.avoid, "x")
+    b.add_input(x, Val(shape))
     _steps(b, KEEPING, draw(st.integers(1, 4)))
     terms = [n if b.names[n].shape == shape else f"({n} -> linear({b.arg(shape[-1])}))" for n in b.unused]
-    if "x" not in terms and draw(st.booleans()):
-        terms.insert(0, "x")
+    if x not in terms and b.names[x].shape == shape and draw(st.booleans()):  # x may hold a new value by now
+        terms.insert(0, x)
     b.lines.append("return " + " + ".join(terms))
     return _block(b, name, [Val(shape)], cfg), Helper(name, shape, b.width_param, b.p_param)
 
 
-def start_inputs(draw) -> list:
+def start_inputs(draw, blocks: set) -> list:
     """A network's inputs: a feature vector, a sequence, token ids or an image (and maybe labels)."""
     # Hypothesis favours the first entries: the richer families come first and twice.
     family = draw(st.sampled_from(["seq", "img2d", "tokens", "img1d", "feat", "seq", "img2d"]))
@@ -456,60 +508,68 @@ def start_inputs(draw) -> list:
              "img1d": lambda: ("B", draw(st.integers(1, 3)), draw(st.integers(3, 10))),
              "img2d": lambda: ("B", draw(st.integers(1, 3)), draw(st.integers(3, 8)), draw(st.integers(3, 8))),
              }[family]()
-    inputs = [("ids", Val(shape, "int")) if family == "tokens" else ("x", Val(shape))]
-    return inputs + ([("label", Val(("B",), "int"))] if draw(st.integers(0, 3)) == 0 else [])
+    main = naming.input_name(draw, naming.avoid_names(blocks, {}), "ids" if family == "tokens" else "x")
+    inputs = [(main, Val(shape, "int" if family == "tokens" else "float"))]
+    label = naming.input_name(draw, naming.avoid_names(blocks, {}) | {main}, "label")
+    return inputs + ([(label, Val(("B",), "int"))] if draw(st.integers(0, 3)) == 0 else [])
 
 
-def network_block(draw, name: str, inputs: list, helpers: list, lazy: bool = True) -> tuple:
-    """A network block: (text, its inputs, the config its declaration passes, output Vals)."""
-    aliases, passed = {}, []
+def network_block(draw, name: str, inputs: list, helpers: list, blocks: set, lazy: bool = True) -> tuple:
+    """A network block: (text, its Body, the config its declaration passes)."""
+    aliases, passed, taken = {}, [], blocks | {n for n, _ in inputs}
     main = inputs[0][1]
     if main.dtype == "float" and known(main.shape[-1]) and draw(st.integers(0, 3)) == 0:
-        aliases[main.shape[-1]] = "D"  # a symbolic width the declaration names: Net(D=8)
-        passed.append(f"D={main.shape[-1]}")
-    b = Body(draw, aliases, helpers, lazy_inputs=lazy)
+        aliases[main.shape[-1]] = naming.size_name(draw, "D", taken)  # Net(D=8)
+        passed.append(f"{aliases[main.shape[-1]]}={main.shape[-1]}")
+    b = Body(draw, aliases, helpers, lazy_inputs=lazy, avoid=naming.avoid_names(taken, aliases))
     cfg = _config(b)
     if b.width_param and draw(st.booleans()):
-        passed.append(f"width={draw(st.integers(1, 6))}")
+        passed.append(f"{b.width_param}={draw(st.integers(1, 6))}")
     for n, v in inputs:
         b.add_input(n, v)
     _steps(b, GENERAL, draw(st.integers(2, 7)))
     for n in [n for n in b.unused if b.names[n].dtype == "int"]:  # every input is used
         b.step(n, b.names[n].shape + (4,), f"{n} -> embedding(3, 4)", reuse=False)
     b.lines.append("return " + ", ".join(b.unused))
-    outs = [b.names[n] for n in b.unused]
-    return _block(b, name, outs, cfg), b.inputs, ", ".join(passed), outs
+    b.outs = [b.names[n] for n in b.unused]
+    return _block(b, name, b.outs, cfg), b, passed
 
 
 @st.composite
 def specs(draw) -> str:
     """A whole well-formed spec: a constant, helpers, one or two networks, maybe a flow."""
     parts = [f"const HID = {draw(st.integers(2, 4))} * 2\n"]
-    inputs, helpers = start_inputs(draw), []
+    names = naming.helper_names(draw, draw(st.integers(0, 2)))
+    blocks = set(names) | {"Net", "Head", "Other"}
+    inputs, helpers = start_inputs(draw, blocks), []
     main = inputs[0][1]
     if main.dtype == "float" and known(main.shape[-1]):
-        for i in range(draw(st.integers(0, 2))):
-            text, helper = helper_block(draw, f"Helper{i}", main.shape, helpers)
+        for name in names:
+            text, helper = helper_block(draw, name, main.shape, helpers, blocks)
             parts.append(text)
             helpers.append(helper)
-    text, net_inputs, passed, outs = network_block(draw, "Net", inputs, helpers)
+    text, net, passed = network_block(draw, "Net", inputs, helpers, blocks)
     parts.append(text)
     model = ("@fp16\n" if draw(st.integers(0, 9)) == 0 else "") + "model M {\n"
     role = draw(st.sampled_from(["network", "encoder", "classifier", "backbone"]))
-    model += f"    {role} net = Net({passed}){draw(st.sampled_from(['', '', '', ' @bf16', ' @fp32']))}\n"
-    mode = draw(st.sampled_from(["one", "one", "flow", "side"]))
-    if mode == "flow":  # a head network reads the first output; its sizes are its own (S for T+1)
-        head_in = Val(tuple(d if not isinstance(d, str) or d.isidentifier() else "S" for d in outs[0].shape))
-        text, _, head_passed, head_outs = network_block(draw, "Head", [("h", head_in)], [], lazy=False)
+    nets = naming.network_names(draw, blocks | {n for n, _ in net.inputs})
+    precision = draw(st.sampled_from(["", "", "", " @bf16", " @fp32"]))
+    model += f"    {role} {nets[0]} = Net({', '.join(passed)}){precision}\n"
+    mode = draw(st.sampled_from(["one", "one", "flow", "side", "twice"]))
+    head_in = naming.head_shape(net.outs[0].shape)
+    if mode == "flow" and head_in:  # a head network reads the first output
+        head_in = [("h", Val(head_in))]
+        text, head, head_passed = network_block(draw, "Head", head_in, [], blocks, lazy=False)
         parts.append(text)
-        typed = Body(draw, {}, [], False)
-        model += f"    head hd = Head({head_passed})\n" + "".join(
-            f"    input {n}: {typed.type_text(v)}\n" for n, v in net_inputs)
-        names, results = [f"o{i}" for i in range(len(outs))], [f"r{i}" for i in range(len(head_outs))]
-        model += f"    {', '.join(names)} = net({', '.join(n for n, _ in net_inputs)})\n"
-        model += f"    {', '.join(results)} = hd(o0)\n    return {', '.join(results + names[1:])}\n"
+        types = Body(draw, {}, [], False)  # the model knows no size names but B and T
+        model += naming.flow_text(draw, [(n, types.type_text(v)) for n, v in net.inputs], len(net.outs),
+                                  len(head.outs), nets, head_passed, blocks)
     elif mode == "side":  # two networks side by side, no flow
-        text, _, other_passed, _ = network_block(draw, "Other", start_inputs(draw), [])
+        text, _, other_passed = network_block(draw, "Other", start_inputs(draw, blocks), [], blocks)
         parts.append(text)
-        model += f"    network other = Other({other_passed})\n"
+        model += f"    network {nets[1]} = Other({', '.join(other_passed)})\n"
+    elif mode == "twice":  # Net again, at another width when it has one: classes Net and Net_2
+        other = [a for a in passed if not a.startswith(f"{net.width_param}=")]
+        other += [f"{net.width_param}={draw(st.integers(1, 6))}"] if net.width_param else []
+        model += f"    network {nets[1]} = Net({', '.join(other)})\n"
     return "\n".join(parts + [model + "}\n"])

@@ -180,6 +180,8 @@ def _placement(op: OpDef, annotated: Precision, compute: Precision, params: int)
 
 
 def _in_helper_order(names: set[str]) -> tuple[str, ...]:
+    if not names:  # most graphs: no need to import the helpers' source (`agqc check` counts parameters here)
+        return ()
     from ..ops import quantization  # noqa: F401  (declares its helper)
     from ..ops.helpers import HELPERS
     return tuple(h for h in HELPERS if h in names)
