@@ -85,7 +85,8 @@ def _node_names(f: Frame, reporter: Reporter) -> dict[str, str]:
 def _stem(d: Draft) -> str:
     """A generated name's stem: no leading underscore (a call of block `_Dense` would be `self.__dense`,
     which Python mangles to `_Net__dense` inside class Net; `_Modules` would replace nn.Module's table)."""
-    return d.base.lstrip("_") or "block"
+    stem = d.base.lstrip("_")
+    return stem if stem.isidentifier() else f"block{stem}"  # block `_` or `__2`
 
 
 def _unfit(d: Draft, name: str) -> bool:

@@ -72,8 +72,12 @@ block _Modules(x: [B, 4]) -> [B, 4] {
     return x -> linear(4) -> relu()
 }
 
+block __2(x: [B, 4]) -> [B, 4] {
+    return x -> linear(4)
+}
+
 block Net(x: [B, 4]) -> [B, 4] {
-    return x -> _Dense() -> _Modules()
+    return x -> _Dense() -> _Modules() -> __2()
 }
 
 model M { network net = Net() }
@@ -87,6 +91,20 @@ block X(x: [B, 4], __w = 3) -> [B, 4] {
 
 block Net(x: [B, 4]) -> [B, 4] {
     return x -> X() -> X(__w=5)
+}
+
+model M { network net = Net() }
+""",
+    # A size T read after its input `T_size` was reassigned, in a block with a layer named `T`: the
+    # size's variable, `T_size = T_size.size(1)`, replaced the input before its first use.
+    "size_variable_named_like_an_input": """
+block Net(T_size: [B, T, 4]) -> [B, T, 4] {
+    h = T_size -> linear(4)
+    T_size = T_size -> linear(4)
+    repeat 2 as T {
+        T_size = T_size + (T_size -> linear(4))
+    }
+    return T_size + h + normal(B, T, 4)
 }
 
 model M { network net = Net() }

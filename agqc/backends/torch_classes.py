@@ -270,10 +270,10 @@ class _ClassWriter:
         return f"{owner}_{number.token}"
 
     def _safe(self, name: str) -> str:
+        if name.startswith("__"):  # a parameter `__w` of __init__ would be mangled to `_Dense__w`
+            name = name.lstrip("_")
         if not name.isidentifier():
             name = "value"
-        if name.startswith("__"):  # a parameter `__w` of __init__ would be mangled to `_Dense__w`
-            name = name.lstrip("_") or "value"
         while keyword.iskeyword(name) or name in self.taken or re.fullmatch(r"\w+_\d+", name) and name.rsplit(
                 "_", 1)[0] in self.taken:
             name += "_"

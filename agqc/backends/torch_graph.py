@@ -305,7 +305,8 @@ class GraphWriter:
         return calls[0] if calls else "h"
 
     def _free(self, name: str, at: Node) -> bool:
-        if name in TAKEN or name == self.loop or (name == "next" and not self.g.inputs):  # next(...): the device
+        if name in TAKEN or name == self.loop or name in self.captured.values() or (
+                name == "next" and not self.g.inputs):  # next(self.parameters()): the device
             return False
         return not (name in self.holder and self._live(self.holder[name], at))
 
@@ -348,8 +349,13 @@ class GraphWriter:
             return f"{var}.size({dim})"
         if symbol not in self.captured:
             taken = {n.name for n in self.order} | {h for n in self.order for h in n.hints} | set(self.holder)
-            taken |= TAKEN | {self.loop} | set(keyword.kwlist)  # a size `rotary` must not hide rotary()
-            self.captured[symbol] = symbol if symbol not in taken else f"{symbol}_size"
+            # nor what forward calls or reads: a size `rotary` would hide rotary(), an input may be `T_size`
+            taken |= TAKEN | {self.loop} | set(keyword.kwlist) | set(self.captured.values())
+            name, k = symbol if symbol not in taken else f"{symbol}_size", 1
+            while name in taken:
+                k += 1
+                name = f"{symbol}_size{k}"
+            self.captured[symbol] = name
         return self.captured[symbol]
 
     def _device(self) -> str:
