@@ -33,8 +33,9 @@ BLOCKS = ["Net_2", "{first}_2", "NetLayer", "NetLayer2", "OtherLayer", "HeadLaye
 # of forward (`T = x.size(1)`), or a constructor argument of a class shared by several sizes.
 SIZE_NAMES = ["F", "torch", "nn", "self", "layer", "rotary", "out", "len", "range", "super", "next", "x_size",
               "T_size", "size", "linear1", "math", "value"]
-# Parameters besides width and p: constructor arguments of a class shared by several configurations.
-CONFIGS = ["__w", "self", "torch", "nn", "F", "super", "range", "layer", "rotary", "linear1", "out", "_", "value",
+# Parameters besides width and p: constructor arguments of a class shared by several configurations
+# (not `_`: a dropped result `v, _ = split(...)` rebinds it).
+CONFIGS = ["__w", "self", "torch", "nn", "F", "super", "range", "layer", "rotary", "linear1", "out", "value",
            "size", "w_"]
 # Networks besides net, other and hd: attributes of the model, prefixes of a side-by-side forward's
 # parameters (`net_x`), callables in a flow.
