@@ -273,3 +273,13 @@ def test_the_cli_lists_the_formats_the_renderer_knows():
     from agqc import cli
     from agqc.backends.drawing import FORMATS
     assert cli.FORMATS == FORMATS
+
+
+def test_a_flow_that_feeds_a_network_its_own_output_draws(write_spec):
+    """The skip search runs on bit sets for acyclic drawings; a network fed its own output (one box
+    with an arrow back to itself) is a cycle, drawn as before rather than crashing."""
+    import agqc
+    path = write_spec("block Net(x: [B, 4]) -> [B, 4] {\n    return x -> linear(4)\n}\n\n"
+                      "model M {\n    network n = Net()\n    input x: [B, 4]\n    h = n(x)\n    return n(h)\n}\n")
+    dot = agqc.load(path).to_dot()
+    assert '"n/linear" -> "n/linear"' in dot

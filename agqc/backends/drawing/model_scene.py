@@ -201,13 +201,25 @@ def _classify(edges: list[Edge]) -> list[Edge]:
         kind = EdgeKind.DATA
         if _network_of(e.src) and home and _network_of(e.src) != home:
             kind = EdgeKind.LINK
-        elif any(w != e.dst and _network_of(w) == home and reach[w] >> reach["#" + e.dst] & 1 for w in g[e.src]):
+        elif _another_path(g, reach, e.src, e.dst, home):
             kind = EdgeKind.SKIP  # another successor of u, in v's network, reaches v without leaving it
         out.append(Edge(e.src, e.dst, e.type, e.name, kind))
     return out
 
 
-def _reach_within_network(g) -> dict:
+def _another_path(g, reach: dict | None, src: str, dst: str, home: str | None) -> bool:
+    if reach is not None:
+        return any(w != dst and _network_of(w) == home and reach[w] >> reach["#" + dst] & 1 for w in g[src])
+    import networkx  # a drawing with a cycle (a flow feeding a network its own output): a path search per arrow
+
+    g.remove_edge(src, dst)
+    within = networkx.subgraph_view(g, filter_node=lambda n: n == src or _network_of(n) == home)
+    found = networkx.has_path(within, src, dst)
+    g.add_edge(src, dst)
+    return found
+
+
+def _reach_within_network(g) -> dict | None:
     """For each node, a bit set of the nodes it reaches without leaving its network (itself included).
 
     Bits, filled in reverse topological order: linear in the arrows times a word, where asking
@@ -216,7 +228,9 @@ def _reach_within_network(g) -> dict:
     """
     import networkx
 
-    order = list(networkx.topological_sort(g))  # a drawing's data edges never form a cycle
+    if not networkx.is_directed_acyclic_graph(g):
+        return None  # a flow that feeds a network its own output: drawn as one box with an arrow back
+    order = list(networkx.topological_sort(g))
     reach: dict = {"#" + n: i for i, n in enumerate(order)}
     for n in reversed(order):
         home, bits = _network_of(n), 1 << reach["#" + n]
