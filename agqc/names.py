@@ -24,6 +24,13 @@ PYTHON_NAMES = set(keyword.kwlist)  # `match`, `case` and `type` are soft keywor
 
 
 def check_names(module: ast.Module, reporter: Reporter) -> None:
+    from .ops.registry import all_ops
+    ops = all_ops()
+    for item in module.items:
+        if isinstance(item, ast.Block) and item.name in ops:  # every call `relu()` would reach the op
+            reporter.error(Code.DUPLICATE_NAME, f"the block name `{item.name}` is the name of an op: calls of it "
+                           "would reach the op, and the block would never be used", item.name_span,
+                           f"choose another name, such as `{item.name.title().replace('_', '')}Block`")
     for what, name, span in _definitions(module):
         problem = _problem(what, name)
         if problem:
