@@ -19,8 +19,8 @@ from . import ast
 from .diagnostics import AgqcError, Reporter, Span, decode_error_span, did_you_mean
 from .errorcodes import Code
 from .names import check_names
-from .parse import parse_source
-from .policy import MAX_FILE_BYTES, MAX_PROGRAM_TOKENS, MAX_TOKENS
+from .parse import ProgramTooLarge, parse_source
+from .policy import MAX_FILE_BYTES, MAX_PROGRAM_TOKENS
 
 if TYPE_CHECKING:
     from .values import Value
@@ -139,9 +139,8 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
     except AgqcError as err:
         for d in err.diagnostics:
             reporter._add(d)
-            # this file's budget was what the program had left: the files not yet read are past it too
-            if d.code == Code.LIMIT and scope.tokens + MAX_TOKENS > MAX_PROGRAM_TOKENS:
-                scope.tokens = MAX_PROGRAM_TOKENS + 1
+        if isinstance(err, ProgramTooLarge):
+            scope.tokens = MAX_PROGRAM_TOKENS + 1  # the files not yet read are past the limit too: said once
         return
     scope.tokens += module.tokens
     check_names(module, reporter)

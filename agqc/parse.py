@@ -35,6 +35,10 @@ _READABLE = {
 
 
 
+class ProgramTooLarge(AgqcError):
+    """The whole program's token limit was passed in this file: the files not yet read are past it too."""
+
+
 class TooManyTokens(Exception):
     def __init__(self, token: Token):
         super().__init__("more tokens than the budget")
@@ -115,9 +119,10 @@ def parse_source(text: str, file: str, budget: int = MAX_TOKENS) -> ast.Module:
             raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT, f"this file has more than {MAX_TOKENS:,} tokens, "
                                         "over agqc's limit", where,
                                         ("split the spec into files joined by `import`",))]) from None
-        raise AgqcError([Diagnostic(Severity.ERROR, Code.LIMIT, "with this file, the spec and the files it imports "
-                                    f"have more than {MAX_PROGRAM_TOKENS:,} tokens, over agqc's limit", where,
-                                    ("the limit counts every file together, so that checking stays fast",))]) from None
+        raise ProgramTooLarge([Diagnostic(
+            Severity.ERROR, Code.LIMIT, f"with this file, the spec and the files it imports have more than "
+            f"{MAX_PROGRAM_TOKENS:,} tokens, over agqc's limit", where,
+            ("the limit counts every file together, so that checking stays fast",))]) from None
     except (RecursionError, VisitError) as exc:
         if isinstance(exc, VisitError) and isinstance(exc.orig_exc, AgqcError):
             raise exc.orig_exc from None
