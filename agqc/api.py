@@ -146,6 +146,17 @@ class Spec:
             namespace["deploy"](model)
         return model
 
+    def train(self, out: str | Path | None = None, epochs: int | None = None, seed: int | None = None,
+              device: str = "cpu", progress: bool = True):
+        """Train as the spec's `train` section says; a ``Run`` with the trained ``model`` and its ``history``.
+
+        ``out`` also writes a run folder as `agqc train` does; in a notebook the progress is a bar per epoch.
+        """
+        if self.program.train is None:
+            raise ValueError(f"{self.program.file} has no `train` section (docs/training.md says how to write one)")
+        from .train.session import train
+        return train(self, Path(out) if out is not None else None, epochs, seed, device, progress=progress)
+
     def require_network(self, name: str) -> None:
         if name not in self.networks:
             from .diagnostics import did_you_mean

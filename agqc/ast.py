@@ -183,7 +183,39 @@ class NetworkDecl:
     name_span: Span
 
 
-Stmt = Union[Assign, Return, Repeat, InputDecl, NetworkDecl]
+@node
+class Setting:
+    """``key = value, ...`` or ``key target = value, ...`` in a train section."""
+
+    key: str
+    target: str | None  # a network, block or layer the setting applies to; None: all of them
+    values: tuple[Expr, ...]
+    span: Span
+    key_span: Span
+    target_span: Span | None
+
+
+@node
+class Stage:
+    """``stage name { settings }``: one stage of training, overriding the section's settings."""
+
+    name: str
+    settings: tuple[Setting, ...]
+    span: Span
+    name_span: Span
+
+
+@node
+class TrainSection:
+    """``train { settings; stages }`` in a model: its training recipe, checked by ``agqc.train.check``."""
+
+    settings: tuple[Setting, ...]
+    stages: tuple[Stage, ...]
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+Stmt = Union[Assign, Return, Repeat, InputDecl, NetworkDecl, TrainSection]
 
 
 # ---- top level --------------------------------------------------------------

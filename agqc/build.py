@@ -144,7 +144,7 @@ def _weights_and_deploy(spec, module, weights: Path | None, deploy: bool, large:
                          f"over `agqc build`'s limit of {BUILD_WEIGHTS_LIMIT:,}, so none are made; "
                          f"add --real-weights to make them ({_gib(params)} of fp32)")
     if weights is not None:
-        state = _read_weights(weights)
+        state = read_weights(weights)
         try:
             module.load_state_dict(state)
         except RuntimeError as err:  # missing or unexpected keys, or shapes that differ
@@ -160,12 +160,24 @@ def _weights_and_deploy(spec, module, weights: Path | None, deploy: bool, large:
             f"({before / after:.2f}x smaller)\n")
 
 
-def _read_weights(path: Path) -> dict:
-    """A state_dict from a file: tensors only (never a pickle), from a regular file, keyed by name."""
+def read_weights(path: Path) -> dict:
+    """A state_dict from a file: tensors only (never a pickle), from a regular file, keyed by name.
+
+    A ``.safetensors`` file (a run's ``best`` or ``last``; the training state ``last`` also
+    holds is left out) or what ``torch.save(model.state_dict(), FILE)`` wrote.
+    """
     import torch
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read forever
             raise BuildError(f"cannot load weights from {path}: not a regular file")
+        if path.suffix == ".safetensors":
+            from safetensors import SafetensorError
+
+            from .train.checkpoint import read, weights_only
+            try:
+                return weights_only(read(path)[0])
+            except (SafetensorError, ValueError) as err:
+                raise BuildError(f"cannot load weights from {path}: {' '.join(str(err).split())[:300]}") from None
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as err:
         detail = ("the file is empty or cut short" if isinstance(err, EOFError)  # missing, empty, truncated, unsafe

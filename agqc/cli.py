@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", help="output folder (default: build/<spec name>/)")
     b.add_argument("--deploy", action="store_true",
                    help="store fp8/int8/int4/binary layers packed with their scales (NAME.deploy.pt, and the .pt2)")
-    b.add_argument("--weights", metavar="FILE", help="trained weights (a state_dict saved with torch.save) to load")
+    b.add_argument("--weights", metavar="FILE", help="trained weights to load: a run's .safetensors, or a state_dict "
+                   "saved with torch.save")
     b.add_argument("--real-weights", action="store_true",
                    help=f"make real weights even above {BUILD_WEIGHTS_LIMIT:,} parameters (4 bytes each), so the "
                         ".pt2 files hold them and --weights and --deploy work (default above the limit: programs "
@@ -63,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("emit", help="print (or write) standalone PyTorch source")
     e.add_argument("spec")
     e.add_argument("-o", "--output", help="file to write instead of printing")
+    e.add_argument("--train", action="store_true",
+                   help="a standalone training script (torch and the standard library only) that trains as "
+                        "`agqc train` does")
     s = sub.add_parser("summary", help="per-node table: shapes, parameters, precision, MACs")
     s.add_argument("spec")
     s.add_argument("--json", action="store_true",
@@ -83,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     low.add_argument("--dry-run", action="store_true",
                      help="list which nodes would run in which precision, and which would fall back to PyTorch")
     sub.add_parser("ops", help="list the ops with their arguments")
+    from .cli_train import add_parsers
+    add_parsers(sub)
     return p
 
 
@@ -189,7 +195,15 @@ def _networks_line(counts: dict[str, int]) -> str:
 
 
 def cmd_emit(args) -> int:
-    source = _load(args.spec).emit_python()
+    spec = _load(args.spec)
+    if args.train:
+        from .cli_train import _trainable
+        if _trainable(args.spec) is None:
+            return 1
+        from .train.emit import emit_training_script
+        source = emit_training_script(spec)
+    else:
+        source = spec.emit_python()
     if args.output:
         from .build import write_atomically
         write_atomically({Path(args.output): source})
@@ -343,5 +357,10 @@ def _show(value) -> str:
         or isinstance(value, bool) else str(value)
 
 
+def _training_commands() -> dict:
+    from .cli_train import COMMANDS as TRAINING
+    return TRAINING
+
+
 COMMANDS = {"build": cmd_build, "check": cmd_check, "draw": cmd_draw, "emit": cmd_emit, "fmt": cmd_fmt,
-            "lower": cmd_lower, "summary": cmd_summary, "ops": cmd_ops}
+            "lower": cmd_lower, "summary": cmd_summary, "ops": cmd_ops, **_training_commands()}

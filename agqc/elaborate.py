@@ -384,6 +384,10 @@ class Elaborator:
         self.reporter.error(Code.MISPLACED, "networks are declared inside a `model`", s.span,
                             f"inside a block, call the block itself: `h = x -> {block}()`, with weights of its own")
 
+    def _trainsection(self, s: ast.TrainSection, f: Frame, ctx: Context) -> None:
+        self.reporter.error(Code.MISPLACED, "a `train` section belongs to a `model`", s.span,
+                            "move it into the model whose networks it trains")
+
     def _repeat(self, s: ast.Repeat, f: Frame, ctx: Context) -> None:
         if f.kind == GraphKind.MODEL:
             self.reporter.error(Code.MISPLACED, "`repeat` stacks layers inside a block; a model's flow calls "

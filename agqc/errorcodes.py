@@ -45,6 +45,12 @@ class Code(StrEnum):
     MISPLACED = "misplaced"
     NO_MODEL = "no-model"
     LIMIT = "limit"
+    # training (a model's `train` section)
+    UNKNOWN_SETTING = "unknown-setting"
+    DATA_MISSING = "data-missing"
+    DATA_MISMATCH = "data-mismatch"
+    OBJECTIVE_MISMATCH = "objective-mismatch"
+    NOT_TRAINED = "not-trained"
     # warnings
     UNUSED_VALUE = "unused-value"
     PRECISION_KEPT = "precision-kept"
@@ -82,6 +88,12 @@ CODES: dict[Code, str] = {
     Code.MISPLACED: "a statement where it is not allowed (a network outside a model, say)",
     Code.NO_MODEL: "the spec defines no model to build",
     Code.LIMIT: "the spec exceeds one of agqc's size limits",
+    Code.UNKNOWN_SETTING: "a train-section setting, dataset, objective, optimiser or other training word agqc does "
+                          "not know, or one given where it does not belong",
+    Code.DATA_MISSING: "a data file or package the train section names is not there (agqc never downloads)",
+    Code.DATA_MISMATCH: "training data whose shape or dtype does not fit the model input it feeds",
+    Code.OBJECTIVE_MISMATCH: "an objective the model's roles or outputs cannot serve",
+    Code.NOT_TRAINED: "a network the objective trains without an optimiser, or one frozen in every stage",
     Code.UNUSED_VALUE: "a tensor computed and never used",
     Code.PRECISION_KEPT: "a precision-sensitive op kept at fp32 inside a lower-precision region",
 }

@@ -101,10 +101,13 @@ class Layout(ExprLayout):
             self.braced(item, 0, None)
 
     def stmt(self, s, indent: int, bound: Pos) -> None:
-        start = min([start_pos(a.span) for a in s.annotations] + [start_pos(s.span)])
-        prefix = "".join(self.annotation(a) + " " for a in s.annotations)
-        if isinstance(s, ast.Repeat):
+        start = min([start_pos(a.span) for a in _annotations(s)] + [start_pos(s.span)])
+        prefix = "".join(self.annotation(a) + " " for a in _annotations(s))
+        if isinstance(s, (ast.Repeat, ast.TrainSection, ast.Stage)):
             self.braced(s, indent, bound)
+        elif isinstance(s, ast.Setting):
+            target = f" {s.target}" if s.target else ""
+            self.simple(indent, f"{s.key}{target} = ", s.values, start, end_pos(s.span), bound)
         elif isinstance(s, ast.Assign):
             self.simple(indent, prefix + ", ".join(s.targets) + " = ", (s.value,), start, end_pos(s.span), bound)
         elif isinstance(s, ast.NetworkDecl):
@@ -147,28 +150,37 @@ class Layout(ExprLayout):
             count = self.flat(count) if isinstance(count, (ast.Number, ast.Name)) else f"({self.flat(count)})"
             header = ["".join(self.annotation(a) + " " for a in node.annotations)
                       + f"repeat {count}" + (f" as {node.alias}" if node.alias else "") + " {"]
+        elif isinstance(node, ast.TrainSection):
+            start = min([start_pos(a.span) for a in node.annotations] + [start_pos(node.span)])
+            brace = self.brace_after(start_pos(node.span))
+            header = ["".join(self.annotation(a) + " " for a in node.annotations) + "train {"]
+        elif isinstance(node, ast.Stage):
+            start = start_pos(node.span)
+            brace = self.brace_after(end_pos(node.name_span))
+            header = [f"stage {node.name} {{"]
         else:
             start = start_pos(node.span)
             brace = self.brace_after(end_pos(node.name_span))
             header = [self.annotation(a) for a in node.annotations] + [self.block_header(node)]
         close = (node.span.end_line, node.span.end_col - 1)
-        body_start = min([start_pos(a.span) for a in node.body[0].annotations] + [start_pos(node.body[0].span)]) \
-            if node.body else close
+        body = _body(node)
+        body_start = min([start_pos(a.span) for a in _annotations(body[0])] + [start_pos(body[0].span)]) \
+            if body else close
         hoisted = self.take_before(brace)
         opening = self.take_trailing(brace[0], body_start)
         self.separate(start[0])
         self.out.extend(pad + c.text for c in hoisted)
         self.out.extend(pad + line for line in "\n".join(header).split("\n"))
-        if not node.body and opening is None and (self.next >= len(self.comments)
-                                                   or self.comments[self.next].pos > close):
+        if not body and opening is None and (self.next >= len(self.comments)
+                                              or self.comments[self.next].pos > close):
             self.out[-1] += "}"  # an empty body with nothing inside: `{}`
         else:
             if opening is not None:
                 self.out[-1] += "  " + opening.text
             self.fresh, self.prev_end = True, brace[0]
-            for s in node.body:
-                self.own_lines(self.take_before(min([start_pos(a.span) for a in s.annotations] + [start_pos(s.span)])),
-                               indent + STEP)
+            for s in body:
+                first = min([start_pos(a.span) for a in _annotations(s)] + [start_pos(s.span)])
+                self.own_lines(self.take_before(first), indent + STEP)
                 self.stmt(s, indent + STEP, close)
             self.own_lines(self.take_before(close), indent + STEP)
             self.out.append(pad + "}")
@@ -196,3 +208,16 @@ class Layout(ExprLayout):
         if isinstance(p, ast.TensorParam):
             return f"{p.name}: {self.tensor_type(p.type)}"
         return p.name if p.default is None else f"{p.name} = {self.flat(p.default)}"
+
+
+def _body(node) -> tuple:
+    """What a braced node holds, in source order (a train section's settings and stages interleave)."""
+    if isinstance(node, ast.TrainSection):
+        return tuple(sorted(node.settings + node.stages, key=lambda s: start_pos(s.span)))
+    if isinstance(node, ast.Stage):
+        return node.settings
+    return node.body
+
+
+def _annotations(s) -> tuple:
+    return getattr(s, "annotations", ())

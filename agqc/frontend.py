@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from . import ast
 from .diagnostics import Reporter
 from .elaborate import elaborate
 from .ir import Program
@@ -27,8 +28,16 @@ def check(path: str | Path) -> Program:
     try:
         scope = load(path, reporter)
         program = elaborate(scope, reporter)
+        if scope.model is not None and not reporter.errors and _has_train(scope.model):
+            from .train.check import check_train  # only specs with a train section pay for importing it
+            program.train = check_train(program, scope.model, scope.consts, reporter)
+            program.diagnostics = list(reporter.items)
     finally:
         sys.setrecursionlimit(outer)
     reporter.raise_if_errors()
     validate(program)  # an IR invariant broken here is agqc's bug: exit 2
     return program
+
+
+def _has_train(model: ast.Model) -> bool:
+    return any(isinstance(s, ast.TrainSection) for s in model.body)

@@ -165,6 +165,7 @@ class Program:
     sources: dict[str, str]
     annotated: bool = False  # passes.annotate has stored its facts
     signature: Signature | None = None  # the model's forward (passes.annotate); None without networks
+    train: Any = None  # the model's checked training recipe (agqc.train.plan.TrainPlan), when it has one
     _expanded: dict[str, int] = field(default_factory=dict, repr=False)
 
     def graph(self, key: str) -> Graph:

@@ -36,6 +36,8 @@ def elaborate_model(el: Elaborator, m: ast.Model) -> tuple[list[Network], Graph 
     networks: list[Network] = []
     has_flow = False
     for s in m.body:
+        if isinstance(s, ast.TrainSection):
+            continue  # the training recipe: agqc.train.check reads it once the graphs are checked
         if isinstance(s, ast.NetworkDecl):
             _network(el, s, f, el.evaluator.annotated(s.annotations, Context(precision=precision)), networks)
         else:

@@ -15,7 +15,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
-from .diagnostics import AgqcError, Diagnostic, Span
+from .diagnostics import AgqcError, Diagnostic, Span, did_you_mean
 from .errorcodes import Code
 from .kinds import Severity
 from .policy import MAX_DIGITS, MAX_PROGRAM_TOKENS, MAX_TOKENS
@@ -331,6 +331,34 @@ class _ToAst(Transformer):
         role, name, value = c
         return ast.NetworkDecl(str(role), str(name), value, (), self._s(meta),
                                _tok_span(self.file, role), _tok_span(self.file, name))
+
+    def _section_word(self, tok: Token, word: str) -> None:
+        """``NAME {`` opens a section only when NAME is the section's word (no keyword is reserved for it)."""
+        if str(tok) != word:
+            hint = did_you_mean(str(tok), [word]) or f"a section here is written `{word} {{ ... }}`"
+            raise AgqcError([Diagnostic(Severity.ERROR, Code.SYNTAX, f"unknown section `{tok}`",
+                                        _tok_span(self.file, tok), (hint,))])
+
+    def train_section(self, meta, c):
+        self._section_word(c[0], "train")
+        settings, stages = c[1]
+        return ast.TrainSection(settings, stages, (), self._s(meta))
+
+    def train_body(self, meta, c):
+        return (tuple(x for x in c if isinstance(x, ast.Setting)), tuple(x for x in c if isinstance(x, ast.Stage)))
+
+    def setting(self, meta, c):
+        key, target, *values = c
+        return ast.Setting(str(key), str(target) if target else None, tuple(values), self._s(meta),
+                           _tok_span(self.file, key), _tok_span(self.file, target) if target else None)
+
+    def stage(self, meta, c):
+        word, name, (settings, stages) = c
+        self._section_word(word, "stage")
+        if stages:
+            raise AgqcError([Diagnostic(Severity.ERROR, Code.MISPLACED, "a stage cannot hold stages",
+                                        stages[0].span, ("stages follow each other in the train section",))])
+        return ast.Stage(str(name), settings, self._s(meta), _tok_span(self.file, name))
 
     # expressions
     def _token_expr(self, tok: Token):

@@ -1,0 +1,149 @@
+"""The training commands: ``agqc train``, ``agqc eval`` and ``agqc sample``.
+
+Takes the parsed arguments (``add_parsers`` declares them on ``agqc.cli``'s parser);
+returns an exit status like every command: 0 fine, 1 the user's problem (a spec with
+no train section, a weights file that does not fit), 130 interrupted after saving.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+EXAMPLES = """  agqc train specs/cgan.agq            # train as its train section says: runs/cgan/
+  agqc train specs/cnn_classifier.agq --epochs 1 --seed 3
+  agqc eval specs/cnn_classifier.agq --weights runs/cnn_classifier/best.safetensors
+  agqc sample specs/cgan.agq --weights runs/cgan/best.safetensors --label 3 -o three.png
+"""
+
+
+def add_parsers(sub) -> None:
+    t = sub.add_parser("train", help="train the model as its `train` section says; writes a run folder")
+    t.add_argument("spec")
+    t.add_argument("-o", "--output", metavar="RUN", help="run folder (default: runs/<spec name>/)")
+    t.add_argument("--epochs", type=_positive, help="epochs per stage, instead of the spec's")
+    t.add_argument("--seed", type=_natural, help="instead of the spec's seed")
+    t.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    t.add_argument("--compile", action="store_true", help="torch.compile the model first")
+    t.add_argument("--nproc", type=_positive, default=1,
+                   help="processes (torchrun + DistributedDataParallel; gloo on CPU, NCCL on GPU)")
+    t.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last.safetensors")
+    e = sub.add_parser("eval", help="the test split's loss and metrics for trained weights")
+    e.add_argument("spec")
+    e.add_argument("--weights", required=True, metavar="FILE", help="a .safetensors (or torch.save) state_dict")
+    e.add_argument("--device", default="cpu")
+    s = sub.add_parser("sample", help="generate images from a trained generator or VAE decoder")
+    s.add_argument("spec")
+    s.add_argument("--weights", required=True, metavar="FILE")
+    s.add_argument("--label", type=_natural, help="the class to generate (conditional models); default one row "
+                   "per class")
+    s.add_argument("-n", type=_positive, default=64, help="how many (default 64)")
+    s.add_argument("--seed", type=_natural, default=0)
+    s.add_argument("-o", "--output", default="samples.png", help="PNG to write (default samples.png)")
+
+
+def _positive(text: str) -> int:
+    import argparse
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, found `{text}`")
+    return int(text)
+
+
+def _natural(text: str) -> int:
+    import argparse
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, found `{text}`")
+    return int(text)
+
+
+def _trainable(path: str):
+    from .cli import _load
+    spec = _load(path)
+    spec.require_model()
+    if spec.program.train is None:
+        print(f"agqc: error: {path} has no `train` section, so there is nothing to train with.\n"
+              "  Add one to the model, e.g.\n    train {\n        data = digits()\n        optimizer = adam(lr=1e-3)"
+              "\n        epochs = 5\n    }\n  (docs/training.md lists every setting)", file=sys.stderr)
+        return None
+    return spec
+
+
+def cmd_train(args) -> int:
+    from .train.core.data import DataMissing
+    if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
+        from .train.ddp import launch
+        return launch(sys.argv[1:], args.nproc)
+    spec = _trainable(args.spec)
+    if spec is None:
+        return 1
+    from .build import output_stem
+    out = Path(args.resume or args.output or Path("runs") / output_stem(args.spec))
+    if args.resume and not (out / "last.safetensors").is_file():
+        print(f"agqc: error: {out} has no last.safetensors to resume from", file=sys.stderr)
+        return 1
+    from .train import session
+    try:
+        if "LOCAL_RANK" in os.environ:
+            from .train.ddp import train_distributed
+            run = train_distributed(spec, out, args)
+        else:
+            run = session.train(spec, out, args.epochs, args.seed, args.device, args.compile,
+                                Path(args.resume) if args.resume else None)
+    except DataMissing as missing:
+        print(f"agqc: error: {missing}", file=sys.stderr)
+        return 1
+    if run.interrupted:
+        print(f"agqc: interrupted; saved {out / 'last.safetensors'}. Continue with: agqc train {args.spec} "
+              f"--resume {out}", file=sys.stderr)
+        return 130
+    if run.folder is not None:
+        print(f"wrote {run.folder}/ (metrics.csv, loss.png, best.safetensors, last.safetensors)")
+    return 0
+
+
+def _with_weights(args):
+    spec = _trainable(args.spec)
+    if spec is None:
+        return None, None
+    from .build import BuildError, read_weights
+    model = spec.build()
+    try:
+        state = read_weights(Path(args.weights))
+        model.load_state_dict(state)
+    except (BuildError, RuntimeError) as err:
+        print(f"agqc: error: {' '.join(str(err).split())[:500]}", file=sys.stderr)
+        return None, None
+    return spec, model
+
+
+def cmd_eval(args) -> int:
+    spec, model = _with_weights(args)
+    if spec is None:
+        return 1
+    from .train.core.loop import Trainer
+    plan = spec.program.train
+    trainer = Trainer(model.to(args.device), plan.to_json(), device=args.device)
+    trainer.stage_index = len(plan.stages) - 1
+    trainer._setup_stage()
+    for key, value in trainer.evaluate().items():
+        print(f"{key:>16}  {value:.6g}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    spec, model = _with_weights(args)
+    if spec is None:
+        return 1
+    from .build import write_atomically
+    from .train.figures import generate, tile
+    made = generate(spec, model, spec.program.train, args.n, args.label, args.seed)
+    if made is None:
+        print(f"agqc: error: {args.spec} trains no generator or VAE decoder to sample from", file=sys.stderr)
+        return 1
+    images, rows = made
+    write_atomically({Path(args.output): tile(images, rows if args.label is None else max(1, args.n // 8))})
+    print(f"wrote {args.output}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample}
