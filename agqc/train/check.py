@@ -154,6 +154,9 @@ class _Checker:
         except datasets.DataMissing as missing:
             self.reporter.error(Code.DATA_MISSING, str(missing), head.span, "agqc never downloads data")
             return None
+        except ValueError as why:  # a parameter value the dataset cannot use: `window=0`, `waveform="sqaure"`
+            self.reporter.error(Code.BAD_VALUE, f"`{dataset.name}`: {why}", head.span)
+            return None
         fields = [FieldType(name, f.dtype, tuple(f.shape), f.classes) for name, f in described.items()]
         transforms = []
         for step in steps:
@@ -171,8 +174,9 @@ class _Checker:
     def _transformed(self, fields: list[FieldType], choice: Choice, span: Span) -> list[FieldType] | None:
         transform = datasets.TRANSFORMS[choice.name]
         out = []
+        images = datasets.image_fields({f.name: datasets.Field(f.dtype, f.shape, f.classes) for f in fields})
         for f in fields:
-            if f.dtype != "float" or len(f.shape) < 2:
+            if f.name not in images:  # the rule the runtime's transform() follows
                 out.append(f)
                 continue
             try:
@@ -239,7 +243,7 @@ class _Checker:
             self.number(settings, "steps", None),  # type: ignore[arg-type]
             bind(early.values[0], SETTINGS["early_stop"].registry or {}, "early-stopping metric", self.consts,
                  self.reporter) if early else None,
-            self.calls(settings, "augment", datasets.AUGMENTATIONS, "augmentation"),
+            self.augmentations(settings, fitter.data),
             self.calls(settings, "monitor", SETTINGS["monitor"].registry or {}, "monitor"), span)
 
     def per_network(self, settings: Settings, key: str, trained: tuple[str, ...]) -> tuple:
@@ -263,6 +267,22 @@ class _Checker:
                 if choice is not None:
                     out.append((net, choice))
         return tuple(out)
+
+    def augmentations(self, settings: Settings, data: DataPlan) -> tuple[Choice, ...]:
+        """The `augment` calls, each checked against the image fields it will change."""
+        choices = self.calls(settings, "augment", datasets.AUGMENTATIONS, "augmentation")
+        images = datasets.image_fields({f.name: datasets.Field(f.dtype, f.shape, f.classes) for f in data.fields})
+        s = settings.get(("augment", None))
+        for choice in choices:
+            for f in data.fields:
+                if f.name not in images:
+                    continue
+                try:
+                    datasets.AUGMENTATIONS[choice.name].reshape(choice.kwargs, datasets.Field(f.dtype, f.shape))
+                except ValueError as why:
+                    self.reporter.error(Code.DATA_MISMATCH, f"`{choice.name}` cannot apply to `{f.name}` "
+                                        f"{list(f.shape)}: {why}", choice.span if s else data.span)
+        return choices
 
     def calls(self, settings: Settings, key: str, registry, what: str) -> tuple[Choice, ...]:
         s = settings.get((key, None))

@@ -27,8 +27,8 @@ def initialise(modules, choice):
     for root in modules:
         for m in root.modules():
             weight, bias = getattr(m, "weight", None), getattr(m, "bias", None)
-            if not isinstance(weight, torch.Tensor) or not weight.requires_grad:
-                continue
+            if not isinstance(weight, torch.Tensor) or not weight.requires_grad or isinstance(m, nn.Embedding):
+                continue  # embedding tables keep N(0, 1): at 0.02 a label would scale cGAN's noise to nothing
             norm = isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm))
             with torch.no_grad():
                 if norm:
