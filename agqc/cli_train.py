@@ -135,7 +135,14 @@ def cmd_sample(args) -> int:
     if spec is None:
         return 1
     from .build import write_atomically
-    from .train.figures import generate, tile
+    from .train.figures import conditional, generate, tile
+    classes = next((f.classes for f in spec.program.train.data.fields if f.dtype == "int" and f.classes), None)
+    if not conditional(spec.program.train):
+        classes = None
+    if args.label is not None and (classes is None or args.label >= classes):
+        print(f"agqc: error: --label {args.label}: " + (f"the data has classes 0 to {classes - 1}" if classes else
+              f"{args.spec} generates without labels"), file=sys.stderr)
+        return 1
     made = generate(spec, model, spec.program.train, args.n, args.label, args.seed)
     if made is None:
         print(f"agqc: error: {args.spec} trains no generator or VAE decoder to sample from", file=sys.stderr)

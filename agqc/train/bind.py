@@ -105,7 +105,8 @@ def _checked(p: Param, value: Any, expr: ast.Expr, options: Sequence[str] | None
         return value
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    found = "a name" if isinstance(value, Word) else type(value).__name__
+    found = ("the name" if isinstance(value, Word) else "the text" if isinstance(value, str) else
+             "the flag" if isinstance(value, bool) else "the number")
     reporter.error(Code.ARG_TYPE, f"`{p.name}` is {_kind_name(kind)}; found {found} `{value}`", expr.span,
                    *([p.doc] if p.doc else []))
     return None

@@ -225,16 +225,16 @@ class _Checker:
             return None
         frozen_networks = {f.split(":", 1)[1] for f in frozen if f.startswith("network:")}
         trained = tuple(n for n in objective.networks if n not in frozen_networks)
+        before = self.reporter.error_count
         per_network = {key: self.per_network(settings, key, trained) for key in
                        ("optimizer", "schedule", "clip", "regularize", "ema")}
         missing = [n for n in trained if n not in dict(per_network["optimizer"])]
-        if missing:
+        if missing and self.reporter.error_count == before:  # not when an optimiser given was misspelt
             where = settings[("objective", None)].span if ("objective", None) in settings else span
             self.reporter.error(Code.NOT_TRAINED, f"stage `{name}` trains " + ", ".join(f"`{n}`" for n in missing)
                                 + " but gives " + ("it" if len(missing) == 1 else "them") + " no optimiser", where,
                                 f"add `optimizer = adam(lr=1e-3)` for every network, or `optimizer {missing[0]} = "
                                 "adam(...)`, or freeze it: `freeze = " + missing[0] + "`")
-            return None
         early = settings.get(("early_stop", None))
         return StagePlan(
             name, objective, per_network["optimizer"], per_network["schedule"], per_network["clip"],

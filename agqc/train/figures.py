@@ -114,7 +114,7 @@ def tile(images: torch.Tensor, rows: int) -> bytes:
 
 
 def sample_grid(spec, model, plan: TrainPlan, seed: int = 0) -> bytes | None:
-    made = generate(spec, model, plan, 80 if _conditional(plan) else 64, seed=seed)
+    made = generate(spec, model, plan, 80 if conditional(plan) else 64, seed=seed)
     if made is None:
         return None
     images, rows = made
@@ -122,7 +122,7 @@ def sample_grid(spec, model, plan: TrainPlan, seed: int = 0) -> bytes | None:
     return tile(images, rows)
 
 
-def _conditional(plan: TrainPlan) -> bool:
+def conditional(plan: TrainPlan) -> bool:
     return any(s.objective.generator is not None and any(f.field for f in s.objective.generator.inputs)
                for s in plan.stages)
 

@@ -18,6 +18,7 @@ from ..types import TensorType, format_dims
 from .options import OBJECTIVES, ObjectiveKind
 from .plan import Call, Choice, DataPlan, Feed, FieldType, ObjectivePlan
 
+SHAPE_ONLY = {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze", "index"}
 ROLE_OBJECTIVES = (  # the objective a model's roles imply, in the order they are tried
     (ObjectiveKind.ADVERSARIAL, lambda r: "generator" in r and ("discriminator" in r or "critic" in r)),
     (ObjectiveKind.VAE, lambda r: "decoder" in r and "mu" in r and "logvar" in r),
@@ -274,9 +275,12 @@ class Fitter:
             span = where
         else:
             candidates = [f for f in self.data.fields if f.dtype == dtype]
+            span = self.data.span  # the data is what does not fit
         fitting = [f for f in candidates if _fits(t, f)]
         if fitting:
-            return Feed(fitting[0].name, fitting[0].shape, dtype)
+            f = fitting[0]
+            tokens = dtype == "int" and len(f.shape) == 1 and f.classes is not None  # all but the last go in
+            return Feed(f.name, (f.shape[0] - 1,) if tokens else f.shape, dtype)
         if noise and dtype == "float" and name not in self.feeds and all(isinstance(d, int) for d in t.shape[1:]):
             return Feed(None, tuple(int(d) for d in t.shape[1:]), "float")
         shown = ", ".join(f"`{f.name}` {format_dims(('N',) + f.shape)}" + ("" if f.dtype == "float" else " (int)")
@@ -305,10 +309,14 @@ class Fitter:
     def _last_op(self, graph: Graph, index: int) -> str:
         """The op that computes output ``index``, looking into the blocks and networks that return it."""
         node = graph.node(graph.outputs[index][0])
-        while node.kind == NodeKind.CALL and node.callee:
-            inner = self.program.graph(node.callee)
-            node = inner.node(inner.outputs[graph.outputs[index][1]][0])
-        return node.op
+        while True:
+            if node.kind == NodeKind.CALL and node.callee:
+                graph = self.program.graph(node.callee)
+                node = graph.node(graph.outputs[0 if len(graph.outputs) == 1 else index][0])
+            elif node.op in SHAPE_ONLY and node.inputs:
+                node = graph.node(node.inputs[0][0])  # a reshape keeps what the values are
+            else:
+                return node.op
 
     def _reached(self, flow: Graph, index: int | None) -> tuple[str, ...]:
         """The networks whose weights an output depends on (every output's when ``index`` is None)."""

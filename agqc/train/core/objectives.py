@@ -108,7 +108,9 @@ def discriminator_loss(nets, objective, batch, generator, device):
         loss = F.relu(1 - real_score).mean() + F.relu(1 + fake_score).mean()
     else:
         loss = fake_score.mean() - real_score.mean()
-        loss = loss + params["gp"] * _gradient_penalty(discriminator, real_inputs, fake_inputs, image_at, generator)
+        if torch.is_grad_enabled():  # evaluation reports the Wasserstein estimate alone
+            loss = loss + params["gp"] * _gradient_penalty(discriminator, real_inputs, fake_inputs, image_at,
+                                                           generator)
     return loss, {"d_real": float(real_score.detach().mean()), "d_fake": float(fake_score.detach().mean())}
 
 
