@@ -20,6 +20,7 @@ import sys
 from dataclasses import fields, is_dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
@@ -464,6 +465,13 @@ def test_spacing_numbers_and_decorators_follow_the_documented_layout():
     assert format_source(messy) == (
         "const A = 1e-5\nconst B = 0.00001\n\n@bf16\nblock F(x: [B, 784], drop = 0.5) -> [B, 10] {\n"
         "    @fp16 h = x -> linear(10, bias=false) @int8  # why\n    return h\n}\n")
+
+
+def test_a_train_section_and_its_stages_are_laid_out_with_their_comments():
+    messy = open(Path(__file__).parent / "golden" / "fmt_train_messy.agq").read()
+    tidy = format_source(messy)
+    assert tidy == open(Path(__file__).parent / "golden" / "fmt_train_tidy.agq").read()
+    assert format_source(tidy) == tidy
 
 
 def test_a_long_chain_is_packed_greedily_before_arrows():
