@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="show blocks nested up to N deep, each deeper one as a row with its totals, as "
                         "`agqc draw --depth` (0: one row per network; default: every level, each repeat as its "
                         "first copy and one row counting the rest)")
+    s.add_argument("--weights", metavar="FILE", help="trained weights: checked against the model and described")
     fm = sub.add_parser("fmt", help="print a spec in the one canonical layout (comments kept)")
     fm.add_argument("specs", nargs="+")
     fm.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not formatted")
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     low.add_argument("--target", choices=("export", "onnx", "tensorrt"), required=True)
     low.add_argument("-o", "--output", help="file to write (default: build/<spec name>/<spec name>.<ext>)")
     low.add_argument("--network", metavar="NAME", help="lower only this network (default: the whole model)")
+    low.add_argument("--weights", metavar="FILE", help="trained weights to lower with (a run's .safetensors)")
     low.add_argument("--dry-run", action="store_true",
                      help="list which nodes would run in which precision, and which would fall back to PyTorch")
     sub.add_parser("ops", help="list the ops with their arguments")
@@ -214,9 +216,17 @@ def cmd_emit(args) -> int:
 
 def cmd_summary(args) -> int:
     import json
-    summary = _load(args.spec).summary()
+    spec = _load(args.spec)
+    summary = spec.summary()
+    if args.weights:  # only then is torch imported: they are loaded into the built model to show they fit
+        from .cli_train import weights_report
+        report = weights_report(spec, Path(args.weights))
+        if report is None:
+            return 1
     sys.stdout.write(json.dumps(summary.as_dict(args.depth), indent=2) + "\n" if args.json
                      else summary.text(args.depth))
+    if args.weights and not args.json:
+        print(report)
     return 0
 
 
@@ -323,7 +333,7 @@ def cmd_lower(args) -> int:
         sys.stdout.write(dry_run(spec, args.target, args.network, out))
         return 0
     try:
-        result = lower(spec, args.target, args.network, out)
+        result = lower(spec, args.target, args.network, out, Path(args.weights) if args.weights else None)
     except LowerError as err:
         return _error(str(err))
     try:

@@ -116,6 +116,27 @@ def _with_weights(args):
     return spec, model
 
 
+def weights_report(spec, path: Path) -> str | None:
+    """A line saying trained weights fit the model (and what the file says of them), or None after an error."""
+    from .build import BuildError, read_weights
+    spec.require_model()
+    model = spec.build()
+    try:
+        state = read_weights(path)
+        model.load_state_dict(state)
+    except (BuildError, RuntimeError) as err:
+        print(f"agqc: error: {' '.join(str(err).split())[:500]}", file=sys.stderr)
+        return None
+    params = sum(p.numel() for p in model.parameters())
+    note = ""
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        note = ", ".join(f"{k} {v}" for k, v in meta.items() if k != "agqc")
+    return f"weights: {path} fits ({len(state)} tensors, {params:,} parameters{'; ' + note if note else ''})"
+
+
 def cmd_eval(args) -> int:
     spec, model = _with_weights(args)
     if spec is None:

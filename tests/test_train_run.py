@@ -99,6 +99,14 @@ def test_run_folder(tmp_path):
     assert "accuracy" in evaluated.stdout
     built = agqc_cli("build", "digits.agq", "--weights", str(run / "last.safetensors"), "-o", "out", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
+    summary = agqc_cli("summary", "digits.agq", "--weights", str(run / "best.safetensors"), cwd=tmp_path)
+    assert summary.returncode == 0 and "fits (4 tensors, 3,610 parameters" in summary.stdout, summary.stdout
+    lowered = agqc_cli("lower", "digits.agq", "--target", "export", "--weights", str(run / "best.safetensors"),
+                       "-o", "digits.pt2", cwd=tmp_path)
+    assert lowered.returncode == 0, lowered.stderr
+    program = torch.export.load(tmp_path / "digits.pt2").module()
+    trained = load_file(run / "best.safetensors")
+    assert torch.equal(program.state_dict()["net.linear2.weight"], trained["net.linear2.weight"])
 
 
 def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path):

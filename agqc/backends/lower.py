@@ -59,20 +59,22 @@ def dry_run(spec, target: str, network: str | None, out: Path) -> str:
     return tensorrt_plan.plan_text(rows, f"TensorRT plan for {what} (dry run: nothing compiled)")
 
 
-def lower(spec, target: str, network: str | None, out: Path) -> LowerResult:
-    """The program's bytes for ``out`` (not yet written), or ``LowerError``."""
+def lower(spec, target: str, network: str | None, out: Path, weights: Path | None = None) -> LowerResult:
+    """The program's bytes for ``out`` (not yet written), or ``LowerError``; ``weights``: trained ones to load."""
     what = describe(spec, network)
+    module = _trained(spec, network, weights) if weights is not None else None
     params = _params(spec, network)
     if params > LOWER_WEIGHTS_LIMIT and target != "export":
         raise LowerError(f"{what} has {params:,} parameters ({params * 4 / 1e9:.1f} GB of fp32 weights): too large "
                          f"for agqc to make weights for {target}; `--target export` writes its program with "
                          f"placeholder weights, and `--dry-run` shows the TensorRT plan")
     if target == "tensorrt":
-        return _tensorrt(spec, network, what, out)
+        return _tensorrt(spec, network, what, out, module)
     import torch
     try:
         with quiet():
-            lowered = export_program(spec, network, "meta" if params > LOWER_WEIGHTS_LIMIT else None)
+            lowered = export_program(spec, network, "meta" if params > LOWER_WEIGHTS_LIMIT and module is None
+                                     else None, module=module)
         if target == "export":
             buf = io.BytesIO()
             torch.export.save(lowered.program, buf)
@@ -114,15 +116,26 @@ def _sizes(lowered: Lowered) -> str:
     return "; ".join(parts) or "all sizes fixed"
 
 
-def _tensorrt(spec, network: str | None, what: str, out: Path) -> LowerResult:
+def _trained(spec, network: str | None, weights: Path):
+    """The model (or one network) with the trained weights in ``weights`` loaded."""
+    from ..build import BuildError, read_weights
+    module = spec.build()
+    try:
+        module.load_state_dict(read_weights(weights))
+    except (BuildError, RuntimeError) as err:
+        raise LowerError(" ".join(str(err).split())[:500]) from None
+    return getattr(module, network) if network else module
+
+
+def _tensorrt(spec, network: str | None, what: str, out: Path, trained=None) -> LowerResult:
     problems = tensorrt_plan.missing()
     if problems:
         raise LowerError(f"cannot compile {what} with TensorRT: " + "; ".join(problems) + ".\n"
                          f"  To get it: {tensorrt_plan.INSTALL}.\n"
                          f"  Without a GPU, see the plan: agqc lower {spec.program.file} --target tensorrt --dry-run")
     rows = tensorrt_plan.plan(spec.program, network)
-    module = spec.build()
-    module = getattr(module, network) if network else module
+    module = trained if trained is not None else spec.build()
+    module = getattr(module, network) if network and trained is None else module
     sizes = example_sizes(spec, network)
     try:
         check_example_size(spec, network, sizes)
