@@ -250,12 +250,12 @@ class Calls:
         self.reporter.error(err.code, message, span, *notes)
 
     def _compute(self, op: OpDef, call: OpCall, precision: Precision, span: Span) -> Precision:
-        if op.precision_sensitive and precision.name != "fp32":
+        if op.precision_sensitive and precision.bits < FP32.bits:  # at fp64 they compute in fp64, as asked
             self.reporter.warning(Code.PRECISION_KEPT, f"{op.name} runs in fp32 inside this @{precision} region",
                                   span, "normalisation statistics and softmax lose accuracy in low precision")
             return FP32
         if precision.torch_dtype or op.quantized_params is not None:
-            return precision  # fp16/bf16 compute, or a layer quantised at fp8/int8/int4/binary
+            return precision  # fp64/fp16/bf16 compute, or a layer quantised at fp8/int8/int4/binary
         # Elsewhere in a low-bit region: ops without weights are exact in fp32, so they carry the
         # region's precision; weights no quantiser handles (an lstm, a class token) stay fp32 ("kept").
         if op.params(call) and precision.name != "fp32":

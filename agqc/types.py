@@ -208,6 +208,8 @@ class PrecisionInfo(NamedTuple):  # immutable; a NamedTuple is much cheaper to d
 
 # Widest first: summaries, legends and plans list precisions in this order.
 PRECISIONS: dict[str, PrecisionInfo] = {
+    "fp64": PrecisionInfo(64, "torch.float64", False, (), 4, "fp32", "TensorRT has no fp64: runs at fp32",
+                          description="64-bit float"),
     "fp32": PrecisionInfo(32, None, False, (), 4, "fp32", description="32-bit float"),
     "fp16": PrecisionInfo(16, "torch.float16", False, (), 4, "fp16", description="16-bit float"),
     "bf16": PrecisionInfo(16, "torch.bfloat16", False, (), 4, "bf16", description="16-bit brain float"),
@@ -240,6 +242,7 @@ class Precision:
     def torch_dtype(self) -> str | None:
         """The dtype the PyTorch backend computes in; None means float32.
 
+        fp64, fp16 and bf16 layers hold their weights and compute in that dtype;
         fp8, int8, int4 and binary layers fake-quantise their weights and compute in fp32.
         """
         return self.info.torch_dtype

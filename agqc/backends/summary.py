@@ -133,8 +133,10 @@ class Summary:
                  for row in table]
         lines.insert(1, "-" * len(lines[0]))
         lines.insert(-1, "-" * len(lines[0]))
+        ratio = (f"{self.compression:.2f}x smaller" if self.compression >= 1  # fp64 weights: larger than fp32
+                 else f"{1 / self.compression:.2f}x larger")
         lines.append(f"fp32 equivalent: {_size(4 * self.total_params)}; stored: {_size(self.memory_bytes)} "
-                     f"({self.compression:.2f}x smaller)")
+                     f"({ratio})")
         return "\n".join(lines) + "\n"
 
 

@@ -88,6 +88,12 @@ def enabled_precisions(rows: list[PlanRow]) -> set:
     return {torch.float32} | {dtypes[p] for p in inside if dtypes.get(p)}
 
 
+def truncation(rows: list[PlanRow]) -> dict:
+    """TensorRT has no fp64: where the plan runs @fp64 nodes at fp32, let the compile truncate their weights."""
+    wide = any(r.runs_in == Runtime.TENSORRT and r.annotated == "fp64" for r in rows)
+    return {"truncate_double": True} if wide else {}
+
+
 def _aten(name: str):
     """``aten.lstm.input`` -> ``torch.ops.aten.lstm.input``."""
     import torch
@@ -123,7 +129,7 @@ def compile_tensorrt(module, args: tuple, rows: list[PlanRow]) -> bytes:
     args = tuple(a.cuda() for a in args)
     compiled = torch_tensorrt.compile(module, ir="dynamo", inputs=list(args),
                                       enabled_precisions=enabled_precisions(rows),
-                                      torch_executed_ops=kept, min_block_size=1)
+                                      torch_executed_ops=kept, min_block_size=1, **truncation(rows))
     with tempfile.TemporaryDirectory() as tmp:  # torch-tensorrt saves to a path; the CLI writes atomically
         path = Path(tmp) / "program.trt.ep"
         torch_tensorrt.save(compiled, str(path), inputs=list(args))

@@ -17,6 +17,7 @@ MUTED = "#6b7785"
 
 # One fill per precision; the legend shows those a drawing uses, in this order.
 PRECISION_FILL = {
+    "fp64": "#b8cce6",
     "fp32": "#e3ecf7",
     "fp16": "#ffd9a8",
     "bf16": "#f9c6cf",
