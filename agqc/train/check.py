@@ -9,7 +9,9 @@ loads data or imports torch: ``agqc check`` runs it on every spec with a train s
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .. import ast
 from ..diagnostics import Reporter, Span, did_you_mean
@@ -52,11 +54,14 @@ class _Checker:
         if data is None:
             return None
         fitter = Fitter(self.program, data, self.feeds(top), self.reporter)
-        seed = self.number(top, "seed", 0)
-        inits = tuple((target, choice) for (key, target), s in top.items() if key == "init"
-                      for choice in [bind(s.values[0], SETTINGS["init"].registry or {}, "initialisation",
-                                          self.consts, self.reporter)]
-                      if choice is not None and self.module(target, s.target_span or s.key_span) is not None)
+        seed = int(self.number(top, "seed", 0) or 0)
+        inits = []
+        for (key, target), s in top.items():
+            selector = self.module(target, s.target_span or s.key_span) if key == "init" else None
+            choice = bind(s.values[0], SETTINGS["init"].registry or {}, "initialisation", self.consts,
+                          self.reporter) if selector is not None else None
+            if selector is not None and choice is not None:
+                inits.append((selector, choice))
         plans = [self.stage(name, span, {**top, **own}, fitter)
                  for name, span, own in ([("train", section.span, {})] if not stages
                                          else [(st.name, st.name_span, own) for st, own in stages])]
@@ -64,8 +69,7 @@ class _Checker:
             return None
         checked = tuple(p for p in plans if p is not None)
         self._every_network_trains(checked, section.span)
-        return TrainPlan(self.model.name, data, checked, tuple(t for t in inits if t[0] is not None), seed,
-                         section.span)  # type: ignore[arg-type]
+        return TrainPlan(self.model.name, data, checked, tuple(inits), seed, section.span)
 
     # ---- settings -----------------------------------------------------------------
     def settings(self, settings: tuple[ast.Setting, ...], in_stage: bool) -> Settings:
@@ -163,9 +167,10 @@ class _Checker:
             choice = bind(step, datasets.TRANSFORMS, "transform", self.consts, self.reporter)
             if choice is None:
                 return None
-            fields = self._transformed(fields, choice, step.span)
-            if fields is None:
+            transformed = self._transformed(fields, choice, step.span)
+            if transformed is None:
                 return None
+            fields = transformed
             transforms.append(choice)
         batch = self.number(top, "batch", 64)
         assert isinstance(batch, int)
@@ -248,7 +253,7 @@ class _Checker:
 
     def per_network(self, settings: Settings, key: str, trained: tuple[str, ...]) -> tuple:
         """``key``'s value for each trained network: its own setting, else the one for all."""
-        out = []
+        out: list[tuple[str, Choice | float]] = []
         spec = SETTINGS[key]
         for net in trained:
             s = settings.get((key, net)) or settings.get((key, None))
@@ -284,7 +289,7 @@ class _Checker:
                                         f"{list(f.shape)}: {why}", choice.span if s else data.span)
         return choices
 
-    def calls(self, settings: Settings, key: str, registry, what: str) -> tuple[Choice, ...]:
+    def calls(self, settings: Settings, key: str, registry: Mapping[str, Any], what: str) -> tuple[Choice, ...]:
         s = settings.get((key, None))
         if s is None:
             return ()

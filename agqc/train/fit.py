@@ -8,6 +8,7 @@ data whose shape does not fit the input it feeds (naming both shapes).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..diagnostics import Reporter, Span, did_you_mean
@@ -86,7 +87,8 @@ class Fitter:
         return ObjectivePlan(kind, choice, models=tuple(c for c in calls if c), outputs=(("prediction", 0),),
                              target="tokens", networks=tuple(nets))
 
-    def _predicting(self, choice: Choice, kind: ObjectiveKind, role: str, check) -> ObjectivePlan | None:
+    def _predicting(self, choice: Choice, kind: ObjectiveKind, role: str,
+                    check: Callable[[Graph, int, str, Choice], bool]) -> ObjectivePlan | None:
         """One output per network of ``role`` (all of them, side by side), or the flow's output from it."""
         nets = self._with_role(role)
         if not nets:
@@ -327,7 +329,8 @@ class Fitter:
         return tuple(n.name for n in self.program.networks
                      if any(flow.node(x).module == n.name for x in seen))
 
-    def _mismatch(self, choice: Choice, needs: str) -> None:
+    def _mismatch(self, choice: Choice, needs: str) -> ObjectivePlan | None:
+        """Report that the model cannot serve ``choice``; None, for the caller to return."""
         have = ", ".join(f"{n.role} `{n.name}`" for n in self.program.networks)
         self.reporter.error(Code.OBJECTIVE_MISMATCH, f"`{choice.name}` needs {needs}; model "
                             f"`{self.program.model}` has {have}", choice.span, OBJECTIVES[choice.name].doc)
