@@ -265,6 +265,11 @@ class Fitter:
     def _feed(self, name: str, t: TensorType, span: Span, noise: bool) -> Feed | None:
         """What input ``name`` of type ``t`` receives: the field it is fed, the one that fits, or noise."""
         dtype = "int" if t.dtype == DType.INT else "float"
+        if t.rank and isinstance(t.shape[0], int) and t.shape[0] != self.data.batch:
+            self.reporter.error(Code.DATA_MISMATCH, f"input `{name}` takes {t}: batches of exactly {t.shape[0]}, "
+                                f"and the train section's batch is {self.data.batch}", self.data.span,
+                                f"set `batch = {t.shape[0]}`, or give the input a symbolic batch size `B`")
+            return None
         if name in self.feeds:
             field_name, where = self.feeds[name]
             self._used_feeds.add(name)
