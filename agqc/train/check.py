@@ -10,7 +10,7 @@ loads data or imports torch: ``agqc check`` runs it on every spec with a train s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ast
@@ -45,6 +45,7 @@ class _Checker:
     model: ast.Model
     consts: dict
     reporter: Reporter
+    feed_spans: dict[str, Span] = field(default_factory=dict)
 
     def section(self, section: ast.TrainSection) -> TrainPlan | None:
         top = self.settings(section.settings, in_stage=False)
@@ -69,6 +70,11 @@ class _Checker:
             return None
         checked = tuple(p for p in plans if p is not None)
         self._every_network_trains(checked, section.span)
+        for name, span in self.feed_spans.items():
+            if name not in fitter.used_feeds:
+                inputs = sorted(fitter.input_names())
+                self.reporter.error(Code.UNKNOWN_NAME, f"`feed {name}`: no input the training feeds is called "
+                                    f"`{name}`", span, did_you_mean(name, inputs) or "inputs: " + ", ".join(inputs))
         return TrainPlan(self.model.name, data, checked, tuple(inits), seed, section.span)
 
     # ---- settings -----------------------------------------------------------------
@@ -203,6 +209,7 @@ class _Checker:
                                         "write `feed x = images`")
                     continue
                 out[target] = (value.id, value.span)
+                self.feed_spans[target] = s.target_span or s.span
         return out
 
     # ---- stages -------------------------------------------------------------------

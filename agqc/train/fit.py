@@ -36,7 +36,7 @@ class Fitter:
     data: DataPlan
     feeds: dict[str, tuple[str, Span]]
     reporter: Reporter
-    _used_feeds: set[str] = field(default_factory=set)
+    used_feeds: set[str] = field(default_factory=set)
 
     # ---- which objective -----------------------------------------------------------
     def objective(self, choice: Choice | None, span: Span) -> ObjectivePlan | None:
@@ -272,7 +272,7 @@ class Fitter:
             return None
         if name in self.feeds:
             field_name, where = self.feeds[name]
-            self._used_feeds.add(name)
+            self.used_feeds.add(name)
             known = [f.name for f in self.data.fields]
             if field_name not in known:
                 self.reporter.error(Code.UNKNOWN_NAME, f"`{self.data.dataset.name}` has no field `{field_name}`",
@@ -296,6 +296,11 @@ class Fitter:
         self.reporter.error(Code.DATA_MISMATCH, f"input `{name}` takes {t}, and no field of "
                             f"`{self.data.dataset.name}` fits it: {shown}", span, *([note] if note else []))
         return None
+
+    def input_names(self) -> set[str]:
+        """Every input a training call could feed: the flow's and each network's."""
+        names = set(self.program.flow.inputs) if self.program.flow is not None else set()
+        return names.union(*(self._graph(n.name).inputs for n in self.program.networks))
 
     # ---- the IR --------------------------------------------------------------------
     def _graph(self, net: str) -> Graph:
