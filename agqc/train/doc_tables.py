@@ -13,8 +13,19 @@ import sys
 from pathlib import Path
 
 from .core import data as datasets
-from .options import (CLIPS, INITS, METRICS, MONITORS, OBJECTIVES, OPTIMIZERS, REGULARIZERS, SCHEDULES, SETTINGS,
-                      TECHNIQUE_OPS, TECHNIQUES)
+from .options import (
+    CLIPS,
+    INITS,
+    METRICS,
+    MONITORS,
+    OBJECTIVES,
+    OPTIMIZERS,
+    REGULARIZERS,
+    SCHEDULES,
+    SETTINGS,
+    TECHNIQUE_OPS,
+    TECHNIQUES,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "training.md"
 _MARKED = re.compile(r"(<!-- table: (\w+) -->\n)(.*?)(<!-- end -->)", re.S)
