@@ -122,6 +122,7 @@ class Trainer:
         """One batch of the stage's objective; its losses and metrics as floats."""
         objective = self.stage["objective"]
         kind = objective["kind"]
+        clean = batch
         for a in self.stage["augment"]:
             batch = datasets.augment(batch, a["name"], dict(a["params"]), self.gen)
         if kind == "adversarial":
@@ -136,7 +137,8 @@ class Trainer:
                 out["g_loss"] = float(g_loss.detach())
             return {"loss": out["d_loss"] + out.get("g_loss", 0.0), **out}
         if kind in ("reconstruction", "vae"):
-            loss, metrics = objectives.reconstruction_losses(self.nets, objective, batch, self.gen, self.device)
+            loss, metrics = objectives.reconstruction_losses(self.nets, objective, batch, self.gen, self.device,
+                                                             clean)
         else:
             loss, metrics = objectives.predicting_losses(self.nets, objective, batch, self.gen, self.device)
         self.update(self.stage["trained"], loss)

@@ -58,12 +58,15 @@ def predicting_losses(nets, objective, batch, generator, device):
     return total, metrics
 
 
-def reconstruction_losses(nets, objective, batch, generator, device):
-    """An autoencoder's reconstruction error; a VAE's adds beta * KL (both per example, summed over pixels)."""
+def reconstruction_losses(nets, objective, batch, generator, device, clean=None):
+    """An autoencoder's reconstruction error; a VAE's adds beta * KL (both per example, summed over pixels).
+
+    ``clean``: the batch before augmentation, whose images are the target (a denoising autoencoder).
+    """
     params = dict(objective["choice"]["params"])
     outs = run(nets, objective["models"][0], batch, generator, device)
     recon = outs[output(objective, "reconstruction")].float()
-    target = batch[objective["target"]]
+    target = (batch if clean is None else clean)[objective["target"]]
     n = target.shape[0]
     if objective["kind"] == "vae":
         loss_name = params["reconstruction"]
