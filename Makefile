@@ -43,6 +43,7 @@ bench: setup
 	$(PY) benchmarks/check_speed.py
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/attention.py --sweep
+	$(PY) benchmarks/train_step.py
 
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m property -q -p no:randomly
