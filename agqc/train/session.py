@@ -64,9 +64,13 @@ def make_trainer(spec, plan: TrainPlan, device: str = "cpu", compile: bool = Fal
 
 def train(spec, out: Path | None = None, epochs: int | None = None, seed: int | None = None, device: str = "cpu",
           compile: bool = False, resume: Path | None = None, progress: bool = True, rank: int = 0, world: int = 1,
-          wrap=None) -> Run:
+          wrap=None, setup=None) -> Run:
+    """``wrap``: what runs the model's pieces (``Trainer``'s); ``setup(trainer)``: called once the trainer is
+    made, before ``resume`` loads (``ddp`` sets its all-reduce there)."""
     plan = with_overrides(spec.program.train, epochs, seed)
     trainer = make_trainer(spec, plan, device, compile, rank, world, wrap)
+    if setup is not None:
+        setup(trainer)
     if resume is not None:
         checkpoint.load(Path(resume) / "last.safetensors", trainer)
     writer = _Folder(spec, plan, out) if out is not None and rank == 0 else None
