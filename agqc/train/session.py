@@ -57,8 +57,10 @@ def make_trainer(spec, plan: TrainPlan, device: str = "cpu", compile: bool = Fal
     """Seed, build and put the model on ``device``: the order the emitted script follows too."""
     torch.manual_seed(plan.seed)
     model = spec.build().to(device)
-    if compile:
+    if compile:  # the objectives call the networks as often as the flow: compile each (in place: same keys)
         model.compile()
+        for network in model.children():
+            network.compile()
     return Trainer(model, plan.to_json(), device=device, rank=rank, world=world, wrap=wrap)
 
 
