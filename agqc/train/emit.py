@@ -5,10 +5,12 @@ whatever package the dataset ships in, as `agqc train` does) and trains the mode
 same seed, the same weights at the start, the same batches, losses and numbers. It holds, in order:
 
 - the model's classes, as `agqc emit` writes them;
-- the training runtime, ``agqc/train/core/`` (datafiles, data, objectives, parts, loop), inlined module by module:
-  each module's docstring becomes a comment, its imports move to the top of the file (once each), and a module that
-  another one imports whole (``from . import data as datasets``) becomes a ``types.SimpleNamespace`` of the names
-  used through it, so ``datasets.load(...)`` reads as before;
+- the training runtime, ``agqc/train/core/`` (datafiles, schema, transforms, data, objectives, parts, loop),
+  inlined module by module (agqc/train/inline.py): each module's docstring becomes a comment, its imports move to
+  the top of the file (once each), a name it imports from another (``from .transforms import transform``, which
+  data.py re-exports) is that module's name, and a module that another one imports whole (``from . import data as
+  datasets``) becomes a ``types.SimpleNamespace`` of the names used through it, so ``datasets.load(...)`` reads as
+  before;
 - ``PLAN``, the checked plan (``TrainPlan.to_json()``) as a Python literal;
 - ``main()``: the command line, then what ``agqc.train.session.make_trainer`` does (seed, build, Trainer) and a line
   per epoch.
@@ -21,311 +23,30 @@ The model's names are never renamed: ``block:Name`` selectors find modules by th
 from __future__ import annotations
 
 import ast
-import inspect
 import json
 import math
-import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable
 
 from ..backends.torch_graph import source_name
 from ..backends.torch_source import header_comment
+from .inline import Import, Names, link, namespace_attributes
+from .inline import Source as _Source
+from .inline import bindings as _bindings  # noqa: F401 -- tests/test_train_emit.py reads it from here
 
 if TYPE_CHECKING:
     from ..api import Spec
 
 CORE = Path(__file__).resolve().parent / "core"
-CORE_MODULES = ("datafiles", "data", "objectives", "parts", "loop")  # each imports only those before it
-CORE_TITLES = {"datafiles": "data files", "data": "datasets, transforms and batches", "objectives": "losses",
+# in order: each imports only those before it
+CORE_MODULES = ("datafiles", "schema", "transforms", "data", "objectives", "parts", "loop")
+CORE_TITLES = {"datafiles": "data files", "schema": "fields and parameters",
+               "transforms": "transforms and augmentations", "data": "datasets and batches", "objectives": "losses",
                "parts": "initialisation, optimisers, schedules, averages, monitors", "loop": "the training loop"}
 WIDTH = 116  # the longest line the emitter makes itself (the core's own lines are as written, up to 120)
 GLUE_BUILTINS = {"float", "isinstance", "open", "print", "__name__"}  # what main() calls
 SCRIPT_IMPORTS = ("argparse", "copy", "json", "os", "types", "torch")  # what main() and the namespaces use
-
-
-# ---- scopes: which names in a module's source are its module-level globals ---------------------------------------
-
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-
-
-def _unsupported(node: ast.AST, what: str) -> NotImplementedError:
-    return NotImplementedError(f"line {getattr(node, 'lineno', '?')}: the training-script emitter does not resolve "
-                               f"{what}; keep agqc/train/core free of it")
-
-
-def _bindings(nodes: Iterable[ast.AST]) -> set[str]:
-    """The names these statements bind in their own scope (not inside the functions, classes or comprehensions
-    they define)."""
-    bound: set[str] = set()
-    todo = list(nodes)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)  # decorators, defaults and bases bind nothing (no walrus: see below)
-            continue
-        if isinstance(node, (ast.Lambda, *_COMPREHENSIONS)):
-            continue
-        if isinstance(node, (ast.Global, ast.Nonlocal)):
-            raise _unsupported(node, "`global` and `nonlocal`")
-        if isinstance(node, ast.NamedExpr):
-            raise _unsupported(node, "`:=`")
-        if isinstance(node, (ast.MatchAs, ast.MatchStar, ast.MatchMapping)):
-            raise _unsupported(node, "`match`")
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            bound.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            if any(a.name == "*" for a in node.names):
-                raise _unsupported(node, "`import *`")
-            bound.update(a.asname or a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-        todo.extend(ast.iter_child_nodes(node))
-    return bound
-
-
-def _arguments(args: ast.arguments) -> list[ast.arg]:
-    return [*args.posonlyargs, *args.args, *([args.vararg] if args.vararg else []), *args.kwonlyargs,
-            *([args.kwarg] if args.kwarg else [])]
-
-
-@dataclass
-class _Refs:
-    """A module's references to its module-level names: Name nodes, and the name of each top-level def and class."""
-
-    names: list[ast.Name] = field(default_factory=list)
-    definitions: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = field(default_factory=list)
-
-    def visit(self, node: ast.AST, scopes: list[tuple[str, set[str]]]) -> None:
-        if isinstance(node, ast.Name):
-            if scopes and scopes[-1][0] == "class" and isinstance(node.ctx, ast.Load) and node.id in scopes[-1][1]:
-                raise _unsupported(node, f"a class body reading its own `{node.id}` (global until assigned)")
-            if self._global(node.id, scopes):
-                self.names.append(node)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if not scopes:
-                self.definitions.append(node)
-            args = _arguments(node.args)
-            # decorators, defaults and annotations are evaluated where the function is defined
-            for outer in (*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d),
-                          *(a.annotation for a in args if a.annotation), *([node.returns] if node.returns else [])):
-                self.visit(outer, scopes)
-            inner = scopes + [("function", {a.arg for a in args} | _bindings(node.body))]
-            for statement in node.body:
-                self.visit(statement, inner)
-        elif isinstance(node, ast.Lambda):
-            for outer in (*node.args.defaults, *(d for d in node.args.kw_defaults if d)):
-                self.visit(outer, scopes)
-            self.visit(node.body, scopes + [("function", {a.arg for a in _arguments(node.args)})])
-        elif isinstance(node, ast.ClassDef):
-            if not scopes:
-                self.definitions.append(node)
-            for base in (*node.decorator_list, *node.bases, *node.keywords):
-                self.visit(base, scopes)
-            inner = scopes + [("class", _bindings(node.body))]
-            for statement in node.body:
-                self.visit(statement, inner)
-        elif isinstance(node, _COMPREHENSIONS):
-            self.visit(node.generators[0].iter, scopes)  # the first iterable is evaluated outside
-            inner = scopes + [("comprehension", _bindings(g.target for g in node.generators))]
-            for i, g in enumerate(node.generators):
-                for part in ([g.target] if i == 0 else [g.target, g.iter]) + list(g.ifs):
-                    self.visit(part, inner)
-            for part in ([node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]):
-                self.visit(part, inner)
-        else:
-            for child in ast.iter_child_nodes(node):
-                self.visit(child, scopes)
-
-    @staticmethod
-    def _global(name: str, scopes: list[tuple[str, set[str]]]) -> bool:
-        """Python's rule: the innermost scope, then the enclosing functions (a class body is seen only by its own
-        statements), then the module."""
-        for depth, (kind, bound) in enumerate(reversed(scopes)):
-            if name in bound and (depth == 0 or kind != "class"):
-                return False
-        return True
-
-
-def module_refs(tree: ast.Module) -> _Refs:
-    refs = _Refs()
-    for statement in tree.body:
-        refs.visit(statement, [])
-    return refs
-
-
-# ---- one source file, cut into what the script keeps --------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Import:
-    """An absolute import of one name, as (module, attr, name): ``import os`` is ("os", None, "os"), ``import
-    torch.nn.functional as F`` ("torch.nn.functional", None, "F"), ``from typing import IO`` ("typing", "IO", "IO");
-    ``name`` is the name the module's own text binds, ``line(bound)`` the import binding the script's name."""
-
-    module: str
-    attr: str | None
-    name: str
-
-    def line(self, bound: str) -> str:
-        if self.attr is not None:
-            return f"from {self.module} import {self.attr}" + (f" as {bound}" if bound != self.attr else "")
-        if self.name != self.module.split(".")[0]:  # import x.y as z
-            return f"import {self.module} as {bound}"
-        if bound == self.name:
-            return f"import {self.module}"
-        if "." in self.module:  # `import importlib.util` binds importlib, and cannot bind another name
-            raise ValueError(f"the training script imports {self.module}, whose name `{self.name}` the model uses; "
-                             "rename that block or model")
-        return f"import {self.module} as {bound}"
-
-
-@dataclass
-class _Source:
-    """A module's text, with what the script moves elsewhere: docstring, imports, `if TYPE_CHECKING:` blocks."""
-
-    name: str
-    text: str
-    tree: ast.Module
-    doc: str | None = None
-    future: set[str] = field(default_factory=set)
-    imports: list[_Import] = field(default_factory=list)
-    modules: dict[str, str] = field(default_factory=dict)  # `from . import data as datasets`: datasets -> data
-    siblings: dict[str, tuple[str, str]] = field(default_factory=dict)  # `from .x import a as b`: b -> (x, a)
-    dropped: set[int] = field(default_factory=set)  # line numbers (1-based) not copied
-
-    @classmethod
-    def read(cls, name: str, text: str) -> _Source:
-        tree = ast.parse(text)
-        src = cls(name, text, tree)
-        for i, statement in enumerate(tree.body):
-            if i == 0 and isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
-                    and isinstance(statement.value.value, str):
-                src.doc = inspect.cleandoc(statement.value.value)
-            elif isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
-                src.future.update(a.name for a in statement.names)
-            elif isinstance(statement, ast.ImportFrom) and statement.level:
-                src._relative(statement)
-            elif isinstance(statement, (ast.Import, ast.ImportFrom)):
-                src.imports += _imports(statement)
-            elif isinstance(statement, ast.If) and _type_checking_only(statement):
-                # imports for annotations only: the script imports them at the top
-                src.imports += [i for s in statement.body if isinstance(s, (ast.Import, ast.ImportFrom))
-                                for i in _imports(s)]
-            elif isinstance(statement, ast.Assign) and [ast.unparse(t) for t in statement.targets] == ["__all__"]:
-                pass  # a package's public names: nothing in one file
-            else:
-                continue
-            src._drop(statement)
-        return src
-
-    def _relative(self, statement: ast.ImportFrom) -> None:
-        if statement.level != 1:
-            raise _unsupported(statement, "imports from outside agqc/train/core")
-        for a in statement.names:
-            if statement.module is None:
-                self.modules[a.asname or a.name] = a.name
-            else:
-                self.siblings[a.asname or a.name] = (statement.module, a.name)
-
-    def _drop(self, statement: ast.stmt) -> None:
-        lines = range(statement.lineno, (statement.end_lineno or statement.lineno) + 1)
-        for other in self.tree.body:  # `import x; y = 1` on one line would lose y
-            if other is not statement and (other.lineno in lines or (other.end_lineno or other.lineno) in lines):
-                raise _unsupported(statement, "a statement sharing a line with an import")
-        self.dropped.update(lines)
-
-    def definitions(self) -> set[str]:
-        """The module-level names its own statements define (functions, classes, assignments)."""
-        kept = [s for s in self.tree.body if s.lineno not in self.dropped]
-        return _bindings(kept)
-
-    def free(self) -> set[str]:
-        """The names it uses without defining or importing them: builtins."""
-        known = self.definitions() | {i.name for i in self.imports} | set(self.modules) | set(self.siblings)
-        return {n.id for n in module_refs(self.tree).names} - known
-
-    def body(self, renames: dict[str, str]) -> str:
-        """The module's text less the dropped lines, each module-level name renamed as ``renames`` says; the blank
-        lines around a dropped statement are kept to at most two."""
-        lines = re.split(r"\r\n|\r|\n", self.text)  # the line breaks ast counts (not splitlines()'s form feeds)
-        edits: dict[int, list[tuple[int, int, str]]] = {}
-        refs = module_refs(self.tree)
-        for node in refs.names:
-            if renames.get(node.id, node.id) != node.id:
-                edits.setdefault(node.lineno, []).append((node.col_offset, node.end_col_offset or 0,
-                                                          renames[node.id]))
-        for d in refs.definitions:
-            if renames.get(d.name, d.name) != d.name:
-                start = _name_column(lines[d.lineno - 1], d)
-                edits.setdefault(d.lineno, []).append((start, start + len(d.name.encode()), renames[d.name]))
-        for number, changes in edits.items():
-            raw = lines[number - 1].encode()  # ast columns count UTF-8 bytes
-            for start, end, new in sorted(changes, reverse=True):
-                raw = raw[:start] + new.encode() + raw[end:]
-            lines[number - 1] = raw.decode()
-        out: list[str] = []
-        run: list[str] = []  # the blank lines since the last line of text
-        dropped_in_run = False
-        for number, line in enumerate(lines, 1):
-            if number in self.dropped:
-                dropped_in_run = True
-            elif not line.strip():
-                run.append("")
-            else:
-                out += run[:2] if dropped_in_run else run
-                out.append(line)
-                run, dropped_in_run = [], False
-        return "\n".join(out).strip("\n")
-
-
-def _imports(statement: ast.Import | ast.ImportFrom) -> list[_Import]:
-    if isinstance(statement, ast.Import):
-        return [_Import(a.name, None, a.asname or a.name.split(".")[0]) for a in statement.names]
-    return [_Import(statement.module or "", a.name, a.asname or a.name) for a in statement.names]
-
-
-def _type_checking_only(statement: ast.If) -> bool:
-    return (isinstance(statement.test, ast.Name)
-            and statement.test.id == "TYPE_CHECKING" and not statement.orelse
-            and all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in statement.body))
-
-
-def _name_column(line: str, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> int:
-    """The UTF-8 column of a def's or class's name on its line."""
-    raw = line.encode()
-    match = re.compile(rb"(?:async\s+)?(?:def|class)\s+").match(raw, node.col_offset)
-    if match is None or raw[match.end():match.end() + len(node.name.encode())] != node.name.encode():
-        raise _unsupported(node, "a definition whose name is not on its `def` line")
-    return match.end()
-
-
-# ---- names: one namespace for the model, the runtime and main() ------------------------------------------------
-
-class _Names:
-    """Script-level names, first come first served: the model's definitions and imports, then (kept out) every
-    builtin any part calls and the caller's ``avoid``, then the runtime's imports (one name per distinct import),
-    each runtime module's definitions and namespaces, and main()'s; a name already taken gets ``_`` (then ``_2``,
-    ...) added."""
-
-    def __init__(self, taken: Iterable[str]):
-        self.taken = set(taken)
-        self.imports: dict[_Import, str] = {}
-
-    def fresh(self, name: str) -> str:
-        out, n = name, 1
-        while out in self.taken:
-            out = f"{name}_" if n == 1 else f"{name}_{n}"
-            n += 1
-        self.taken.add(out)
-        return out
-
-    def of_import(self, imp: _Import) -> str:
-        key = _Import(imp.module, imp.attr, imp.name)
-        if key not in self.imports:
-            self.imports[key] = self.fresh(imp.name)
-        return self.imports[key]
 
 
 # ---- the plan as a Python literal ---------------------------------------------------------------------------------
@@ -376,42 +97,21 @@ def emit_training_script(spec: Spec, *, avoid: Iterable[str] = ()) -> str:
     cores = [_Source.read(m, (CORE / f"{m}.py").read_text(encoding="utf-8")) for m in CORE_MODULES]
     model_class = spec.program.model or "Model"
 
-    names = _Names(model_source.definitions())
+    names = Names(model_source.definitions())
     for imp in model_source.imports:
         if names.of_import(imp) != imp.name:
             raise ValueError(f"the model's source binds `{imp.name}` twice")
     # nothing may hide a builtin that any part calls, nor a name the caller keeps for itself
     names.taken |= set(avoid) | GLUE_BUILTINS | model_source.free() | set().union(*(src.free() for src in cores))
-    script_imports = [_Import(m, None, m) for m in SCRIPT_IMPORTS]
+    script_imports = [Import(m, None, m) for m in SCRIPT_IMPORTS]
     for imp in (i for src in cores for i in src.imports):
         names.of_import(imp)
-    # each module's module-level names -> script names
-    maps: dict[str, dict[str, str]] = {}
-    namespaces: dict[str, str] = {}  # core module -> the name of its namespace object
-    for src in cores:
-        own = {imp.name: names.of_import(imp) for imp in src.imports}
-        for d in sorted(src.definitions(), key=lambda n: _first_line(src.tree, n)):
-            own[d] = names.fresh(d)
-        for alias, module in src.modules.items():
-            if module not in maps:
-                raise ValueError(f"core module {src.name} imports {module}, which is not before it in CORE_MODULES")
-            if module not in namespaces:
-                namespaces[module] = names.fresh(alias)
-            own[alias] = namespaces[module]
-        for alias, (module, attr) in src.siblings.items():
-            if attr not in maps.get(module, {}):
-                raise ValueError(f"core module {src.name} imports {attr} from {module}, which does not define it "
-                                 "or is not before it in CORE_MODULES")
-            own[alias] = maps[module][attr]
-        maps[src.name] = own
+    maps, namespaces = link(cores, names)  # each module's module-level names -> script names
     script = {i.name: names.of_import(i) for i in script_imports}
     script |= {n: names.fresh(n) for n in ("PLAN", "main", "print_epoch", "save_weights")}
 
     sections = [_section("The model, as `agqc emit` writes it", None, model_source.body({}))]
-    used_via: dict[str, set[str]] = {m: set() for m in namespaces}
-    for src in cores:
-        for name, module in _namespace_uses(src):
-            used_via[module].add(name)
+    used_via = namespace_attributes(cores, namespaces)
     for src in cores:
         text = src.body(maps[src.name])
         if src.name in namespaces:
@@ -439,31 +139,9 @@ def emit_training_script(spec: Spec, *, avoid: Iterable[str] = ()) -> str:
     return text
 
 
-def _first_line(tree: ast.Module, name: str) -> int:
-    for statement in tree.body:
-        if name in _bindings([statement]):
-            return statement.lineno
-    return 0
-
-
-def _namespace_uses(src: _Source) -> Iterator[tuple[str, str]]:
-    """(attribute, core module) for each ``alias.attribute`` where alias is a module imported whole."""
-    refs = module_refs(src.tree)
-    globals_ = {id(n) for n in refs.names}
-    whole = set()
-    for node in ast.walk(src.tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and id(node.value) in globals_ \
-                and node.value.id in src.modules:
-            whole.add(id(node.value))
-            yield node.attr, src.modules[node.value.id]
-    for node in refs.names:
-        if node.id in src.modules and id(node) not in whole:  # the module itself is passed around: all of it
-            yield "*", src.modules[node.id]
-
-
 def _namespace(name: str, src: _Source, renames: dict[str, str], attrs: set[str], types_name: str,
                users: list[str]) -> str:
-    public = sorted(d for d in src.definitions() if not d.startswith("_"))
+    public = sorted(src.public())  # the module passed around whole: all it offers
     wanted = public if "*" in attrs else sorted(attrs)
     missing = [a for a in wanted if a not in renames]
     if missing:
@@ -515,7 +193,7 @@ def _docstring(spec: Spec, plan_json: dict) -> str:
     return '"""' + "\n".join(lines) + '\n"""\n'
 
 
-def _import_block(imports: dict[_Import, str], used: set[str]) -> str:
+def _import_block(imports: dict[Import, str], used: set[str]) -> str:
     """The imports whose names the script uses: standard library, then the rest (torch), each sorted."""
     groups: dict[bool, dict[str, list[str]]] = {True: {}, False: {}}
     for imp, bound in imports.items():

@@ -1,9 +1,11 @@
-"""The data layer of `agqc train`: named datasets, transforms, augmentations and batches.
+"""The data layer of `agqc train`: named datasets and batches, with the transforms and augmentations of transforms.py.
 
 Takes a dataset's name and parameters as the spec gives them, and a split ("train" or "test").
 Gives, at check time, `describe()`: what each example holds (a `Field`: dtype, shape, classes) without loading the
 data, and each transform's `reshape()` of that; at run time, `load()`: tensors with the examples first, then
-`transform()`, `augment()` and `batches()`, each deterministic from its seeds.
+`transform()`, `augment()` and `batches()`, each deterministic from its seeds. `Field`, `Param` and `fill()` come
+from schema.py, the transforms and augmentations from transforms.py: this module re-exports them, so that
+`agqc.train.core.data` is the data layer's one door.
 
 Imports: the standard library, and torch only inside the functions that make tensors. The source is copied
 verbatim into the standalone training script, and `agqc check`, which never imports torch, calls describe() and
@@ -30,6 +32,8 @@ from .datafiles import (
     read_image,
     read_npz,
 )
+from .schema import REQUIRED, Field, Param, fill, positive, with_defaults
+from .transforms import AUGMENTATIONS, TRANSFORMS, Augmentation, Transform, augment, image_fields, transform
 
 if TYPE_CHECKING:
     import torch
@@ -37,57 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["DataMissing", "Field", "Param", "REQUIRED", "Dataset", "DATASETS", "describe", "load", "fixed_split",
            "Transform", "Augmentation", "TRANSFORMS", "AUGMENTATIONS", "image_fields", "transform", "augment",
            "batches", "steps_per_epoch", "fill"]
-
-REQUIRED = object()  # a Param default meaning "the spec must give it"
-
-
-@dataclass(frozen=True)
-class Field:
-    """What one field of a dataset holds per example (no leading N)."""
-    dtype: str                    # "float" or "int"
-    shape: tuple[int, ...]
-    classes: int | None = None    # int labels: how many classes; tokens: the vocabulary size
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    kind: type        # int, float, str or bool
-    default: object   # REQUIRED: the spec must give it
-    doc: str
-
-
-def fill(params: tuple[Param, ...], given: Mapping[str, object], what: str) -> dict:
-    """`given` with defaults filled in; ValueError for an unknown or missing parameter or a value of the wrong kind."""
-    known = [p.name for p in params]
-    for name in given:
-        if name not in known:
-            raise ValueError(f"{what}: no parameter {name!r} (it takes {', '.join(known) or 'none'})")
-    out = {}
-    for p in params:
-        value = given.get(p.name, p.default)
-        if value is REQUIRED:
-            raise ValueError(f"{what}: parameter {p.name!r} is required ({p.doc})")
-        if p.kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)  # 1 where 1.0 is meant
-        if not isinstance(value, p.kind) or (isinstance(value, bool) and p.kind is not bool):  # True is an int too
-            raise ValueError(f"{what}: {p.name} must be {p.kind.__name__}, not {value!r}")
-        out[p.name] = value
-    return out
-
-
-def _with_defaults(params: tuple[Param, ...], what: str, fn: Callable) -> Callable:
-    """fn taking its parameters with defaults filled in, so that callers may pass only what the spec gave."""
-    @functools.wraps(fn)
-    def wrapper(given, *rest):
-        return fn(fill(params, given, what), *rest)
-    return wrapper
-
-
-def _positive(p: Mapping, *names: str) -> None:
-    for name in names:
-        if p[name] <= 0:
-            raise ValueError(f"{name} must be positive, not {p[name]!r}")
 
 
 # ---- the datasets --------------------------------------------------------------------------------------------
@@ -107,8 +60,8 @@ DATASETS: dict[str, Dataset] = {}
 
 def _dataset(name: str, params: tuple[Param, ...], doc: str, licence: str, describe: Callable, load: Callable) -> None:
     what = f"dataset {name}"
-    DATASETS[name] = Dataset(name, params, doc, licence, _with_defaults(params, what, describe),
-                             _with_defaults(params, what, load))
+    DATASETS[name] = Dataset(name, params, doc, licence, with_defaults(params, what, describe),
+                             with_defaults(params, what, load))
 
 
 def _named(name: str) -> Dataset:
@@ -218,7 +171,7 @@ WAVEFORMS = ("sine", "square", "sawtooth", "triangle")
 
 
 def _sine_describe(p):
-    _positive(p, "window", "count", "period")
+    positive(p, "window", "count", "period")
     if p["waveform"] not in (*WAVEFORMS, "mixed"):
         raise ValueError(f"waveform must be one of {', '.join(WAVEFORMS)} or mixed, not {p['waveform']!r}")
     if p["noise"] < 0:
@@ -265,7 +218,7 @@ _dataset("sine", (Param("window", int, 20, "samples the model sees"),
 
 
 def _sequences_describe(p):
-    _positive(p, "context", "count")
+    positive(p, "context", "count")
     if p["vocab"] < 2:
         raise ValueError(f"vocab must be at least 2, not {p['vocab']!r}")
     return {"tokens": Field("int", (p["context"] + 1,), p["vocab"])}
@@ -288,7 +241,7 @@ _dataset("sequences", (Param("vocab", int, 16, "vocabulary size"), Param("contex
 
 def _text_windows(p) -> int:
     """How many whole windows of context + 1 bytes the file holds."""
-    _positive(p, "context")
+    positive(p, "context")
     if not os.path.isfile(p["path"]):
         raise DataMissing(f"the text file {p['path']} is not there: put a UTF-8 text file at that path")
     size, width = os.path.getsize(p["path"]), p["context"] + 1
@@ -332,7 +285,7 @@ _dataset("npz", (Param("path", str, REQUIRED, "a NumPy .npz file, one array per 
 
 
 def _image_folder_describe(p):
-    _positive(p, "size")
+    positive(p, "size")
     if p["channels"] not in (1, 3):
         raise ValueError(f"channels must be 1 (grey) or 3 (RGB), not {p['channels']!r}")
     classes = image_classes(p["path"])
@@ -360,187 +313,6 @@ _dataset("image_folder", (Param("path", str, REQUIRED, "a folder with one subfol
          "your own files: their licence is yours to check",
          _image_folder_describe,
          lambda p, split: _copies(_image_folder_read(p["path"], p["size"], p["channels"], split)))
-
-
-# ---- transforms (check time: reshape; run time: apply) and augmentations (train time, random) ----------------------
-
-def image_fields(fields: Mapping[str, Field | torch.Tensor]) -> list[str]:
-    """The fields transforms and augmentations act on: float fields with two or more dimensions per example (images
-    [C, H, W] or [H, W]), and a float field named `images` whatever its rank (it stays one after flatten())."""
-    def is_image(name, f):
-        if isinstance(f, Field):
-            return f.dtype == "float" and (name == "images" or len(f.shape) >= 2)
-        return f.is_floating_point() and (name == "images" or f.dim() >= 3)
-    return [name for name, f in fields.items() if is_image(name, f)]
-
-
-def _float(field: Field, what: str) -> Field:
-    if field.dtype != "float":
-        raise ValueError(f"{what} applies to float images, not int {list(field.shape)}")
-    return field
-
-
-def _spatial(field: Field, what: str) -> Field:
-    if len(_float(field, what).shape) not in (2, 3):
-        raise ValueError(f"{what} needs images [C, H, W] or [H, W], not {list(field.shape)}")
-    return field
-
-
-def _as_nchw(x: torch.Tensor) -> torch.Tensor:
-    return x.unsqueeze(1) if x.dim() == 3 else x  # [N, H, W] -> [N, 1, H, W]; the caller reshapes back
-
-
-@dataclass(frozen=True)
-class Transform:
-    name: str
-    params: tuple[Param, ...]
-    doc: str
-    reshape: Callable[[Mapping, Field], Field]                 # check time; ValueError when it cannot apply
-    apply: Callable[[Mapping, torch.Tensor], torch.Tensor]     # on [N, ...] tensors
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    name: str
-    params: tuple[Param, ...]
-    doc: str
-    reshape: Callable[[Mapping, Field], Field]   # check time: the field unchanged, or ValueError when it cannot apply
-    apply: Callable[[Mapping, torch.Tensor, torch.Generator], torch.Tensor]   # random from the generator only
-
-
-TRANSFORMS: dict[str, Transform] = {}
-AUGMENTATIONS: dict[str, Augmentation] = {}
-
-
-def _transform(name, params, doc, reshape, apply):
-    what = f"transform {name}"
-    TRANSFORMS[name] = Transform(name, params, doc, _with_defaults(params, what, lambda p, f: reshape(p, f, what)),
-                                 _with_defaults(params, what, apply))
-
-
-def _augmentation(name, params, doc, check, apply):
-    what = f"augmentation {name}"
-
-    def reshape(p, f):
-        for k, v in p.items():  # every augmentation parameter is a size: pixels, degrees, std
-            if v < 0:
-                raise ValueError(f"{what}: {k} must not be negative, not {v}")
-        return check(f, what)
-    AUGMENTATIONS[name] = Augmentation(name, params, doc, _with_defaults(params, what, reshape),
-                                       _with_defaults(params, what, apply))
-
-
-def _resize_shape(p, f, what):
-    _positive(p, "h", "w")
-    return Field("float", _spatial(f, what).shape[:-2] + (p["h"], p["w"]))
-
-
-def _resize(p, x):
-    import torch.nn.functional as F
-    shrinking = p["h"] < x.shape[-2] or p["w"] < x.shape[-1]  # antialias, or shrinking drops pixels and aliases
-    out = F.interpolate(_as_nchw(x), size=(p["h"], p["w"]), mode="bilinear", align_corners=False, antialias=shrinking)
-    return out.reshape(*x.shape[:-2], p["h"], p["w"])
-
-
-def _pad_shape(p, f, what):
-    if p["n"] < 0:
-        raise ValueError(f"{what}: n must not be negative, not {p['n']}")
-    s = _spatial(f, what).shape
-    return Field("float", s[:-2] + (s[-2] + 2 * p["n"], s[-1] + 2 * p["n"]))
-
-
-def _pad(p, x):
-    import torch.nn.functional as F
-    return F.pad(x, (p["n"],) * 4)
-
-
-def _flatten_shape(p, f, what):
-    return Field("float", (math.prod(_float(f, what).shape),))
-
-
-def _normalise_shape(p, f, what):
-    if p["std"] == 0:
-        raise ValueError(f"{what}: std must not be 0")
-    return _float(f, what)
-
-
-_transform("resize", (Param("h", int, REQUIRED, "height"), Param("w", int, REQUIRED, "width")),
-           "bilinear resize to h x w (antialiased when shrinking)", _resize_shape, _resize)
-_transform("pad", (Param("n", int, REQUIRED, "pixels of zeros on each side"),),
-           "zeros on all four sides: H + 2n, W + 2n", _pad_shape, _pad)
-_transform("flatten", (), "[C, H, W] -> [C*H*W]", _flatten_shape, lambda p, x: x.flatten(1))
-_transform("normalise", (Param("mean", float, 0.5, "subtracted"), Param("std", float, 0.5, "then divided by")),
-           "(x - mean) / std", _normalise_shape, lambda p, x: (x - p["mean"]) / p["std"])
-_transform("scale", (Param("low", float, -1.0, "what 0 becomes"), Param("high", float, 1.0, "what 1 becomes")),
-           "maps [0, 1] to [low, high] (a GAN with a tanh output wants [-1, 1])",
-           lambda p, f, what: _float(f, what), lambda p, x: x * (p["high"] - p["low"]) + p["low"])
-
-
-def _uniform(g: torch.Generator, n: int, bound: float, x: torch.Tensor) -> torch.Tensor:
-    """n draws from U(-bound, bound) on the generator's device, then moved to x's."""
-    import torch
-    return ((torch.rand(n, generator=g, device=g.device) * 2 - 1) * bound).to(x.device, x.dtype)
-
-
-def _shift(p, x, g):
-    import torch
-    import torch.nn.functional as F
-    k, images = p["pixels"], _as_nchw(x)
-    n, _, h, w = images.shape
-    dy, dx = (torch.randint(-k, k + 1, (2, n), generator=g, device=g.device)).to(x.device)
-    padded = F.pad(images, (k,) * 4)
-    rows = torch.arange(h, device=x.device) + k - dy[:, None]  # output row i reads input row i - dy
-    cols = torch.arange(w, device=x.device) + k - dx[:, None]
-    picked = padded[torch.arange(n, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
-    return picked.permute(0, 3, 1, 2).reshape(x.shape)  # advanced indices first: [N, H, W, C] -> [N, C, H, W]
-
-
-def _rotate(p, x, g):
-    import torch
-    import torch.nn.functional as F
-    images = _as_nchw(x)
-    n, _, h, w = images.shape
-    angle = _uniform(g, n, math.radians(p["degrees"]), x)
-    cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
-    # affine_grid works in [-1, 1] coordinates on both axes; h/w and w/h keep a non-square image's rotation rigid
-    theta = torch.stack([torch.stack([cos, -sin * h / w, zero], 1), torch.stack([sin * w / h, cos, zero], 1)], 1)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, align_corners=False, padding_mode="zeros").reshape(x.shape)
-
-
-def _noise(p, x, g):
-    import torch
-    return x + p["std"] * torch.randn(x.shape, generator=g, device=g.device).to(x.device, x.dtype)
-
-
-def _flip(p, x, g):
-    import torch
-    flip = (torch.rand(len(x), generator=g, device=g.device) < 0.5).to(x.device)
-    return torch.where(flip.reshape(-1, *[1] * (x.dim() - 1)), x.flip(-1), x)
-
-
-_augmentation("shift", (Param("pixels", int, 2, "at most this far in each direction"),),
-              "a random whole-pixel translation per image, zeros filling in", _spatial, _shift)
-_augmentation("rotate", (Param("degrees", float, 10.0, "at most this far either way"),),
-              "a random rotation per image, zeros filling the corners", _spatial, _rotate)
-_augmentation("noise", (Param("std", float, 0.05, "standard deviation"),), "gaussian noise", _float, _noise)
-_augmentation("flip", (), "a horizontal flip of half the images, at random", _spatial, _flip)
-
-
-def transform(fields: Mapping[str, torch.Tensor], name: str, params: Mapping[str, object], *,
-              keys: list[str] | None = None) -> dict[str, torch.Tensor]:
-    """Transform `name` applied to the image fields (`keys`; by default image_fields()), the rest left as they were."""
-    t = TRANSFORMS[name]
-    keys = image_fields(fields) if keys is None else keys
-    return {k: t.apply(params, v) if k in keys else v for k, v in fields.items()}
-
-
-def augment(fields: Mapping[str, torch.Tensor], name: str, params: Mapping[str, object], generator: torch.Generator,
-            *, keys: list[str] | None = None) -> dict[str, torch.Tensor]:
-    """Augmentation `name` applied to the image fields, as transform() does, drawing from `generator` only."""
-    a = AUGMENTATIONS[name]
-    keys = image_fields(fields) if keys is None else keys
-    return {k: a.apply(params, v, generator) if k in keys else v for k, v in fields.items()}
 
 
 # ---- batches ------------------------------------------------------------------------------------------------------
