@@ -85,7 +85,7 @@ class Fitter:
             if not self._check_token_logits(n, choice.span):
                 return None
         return ObjectivePlan(kind, choice, models=tuple(c for c in calls if c), outputs=(("prediction", 0),),
-                             target="tokens", networks=tuple(nets))
+                             target="tokens", names=tuple(nets), networks=tuple(nets))
 
     def _predicting(self, choice: Choice, kind: ObjectiveKind, role: str,
                     check: Callable[[Graph, int, str, Choice], bool]) -> ObjectivePlan | None:
@@ -94,15 +94,18 @@ class Fitter:
         if not nets:
             return self._mismatch(choice, f"a {role} network")
         flow = self.program.flow
-        if flow is not None:
-            index = next((i for i, (node, _) in enumerate(flow.outputs) if flow.node(node).module in nets), None)
-            if index is None:
+        if flow is not None:  # every flow output a network of the role computes gets its own loss
+            found = [(i, flow.node(node).module) for i, (node, _) in enumerate(flow.outputs)
+                     if flow.node(node).module in nets]
+            if not found:
                 return self._mismatch(choice, f"a flow output computed by the {role} `{nets[0]}`")
             call = self._flow_call(choice.span)
-            if call is None or not check(flow, index, nets[0], choice):
+            if call is None or not all(check(flow, i, net or "", choice) for i, net in found):
                 return None
-            return ObjectivePlan(kind, choice, models=(call,), outputs=(("prediction", index),),
-                                 target=self._target(kind), networks=self._reached(flow, index))
+            reached = {n for i, _ in found for n in self._reached(flow, i)}
+            return ObjectivePlan(kind, choice, models=(call,), outputs=tuple(("prediction", i) for i, _ in found),
+                                 target=self._target(kind), names=tuple(net or "" for _, net in found),
+                                 networks=tuple(n.name for n in self.program.networks if n.name in reached))
         calls = []
         for net in nets:
             call = self._network_call(net, choice.span)
@@ -110,7 +113,7 @@ class Fitter:
                 return None
             calls.append(call)
         return ObjectivePlan(kind, choice, models=tuple(calls), outputs=(("prediction", 0),),
-                             target=self._target(kind), networks=tuple(nets))
+                             target=self._target(kind), names=tuple(nets), networks=tuple(nets))
 
     def _target(self, kind: ObjectiveKind) -> str | None:
         if kind == ObjectiveKind.CLASSIFICATION:

@@ -75,8 +75,8 @@ class ObjectivePlan:
     kind: ObjectiveKind
     choice: Choice
     # Per kind, what each piece of the loss reads:
-    #  classification / next_value / next_token: each of `models` gives predictions at output "prediction"
-    #    (several models: side-by-side networks, each with its own loss)
+    #  classification / next_value / next_token: each of `models` gives predictions at each "prediction"
+    #    output (side-by-side networks, or a flow returning several classifiers': each has its own loss)
     #  reconstruction: output "reconstruction" against the `target` field; vae: also outputs "mu", "logvar"
     #  adversarial: the `generator` and `discriminator` calls; D's image input's index is output "image"
     models: tuple[Call, ...] = ()
@@ -84,6 +84,7 @@ class ObjectivePlan:
     discriminator: Call | None = None
     outputs: tuple[tuple[str, int], ...] = ()
     target: str | None = None  # the field the prediction is compared with
+    names: tuple[str, ...] = ()  # the network behind each prediction, in the order the loss meets them
     probabilities: bool = False  # the scored output ends in a sigmoid: BCE on probabilities, not logits
     networks: tuple[str, ...] = ()  # the networks its loss reaches
 

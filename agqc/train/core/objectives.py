@@ -39,22 +39,28 @@ def predicting_losses(nets, objective, batch, generator, device):
     params = dict(objective["choice"]["params"])
     kind = objective["kind"]
     target = batch[objective["target"]]
-    total, correct, count = 0.0, 0, 0
-    for call in objective["models"]:
-        pred = run(nets, call, batch, generator, device)[output(objective, "prediction")]
+    indices = [i for role, i in objective["outputs"] if role == "prediction"]
+    preds = [run(nets, call, batch, generator, device)[i] for call in objective["models"] for i in indices]
+    total, metrics, correct, count = 0.0, {}, 0, 0
+    for name, pred in zip(objective["names"], preds):
         if kind == "classification":
             loss = F.cross_entropy(pred.float(), target, label_smoothing=params["label_smoothing"])
-            correct += int((pred.argmax(1) == target).sum())
-            count += target.shape[0]
+            right, n = int((pred.argmax(1) == target).sum()), target.shape[0]
         elif kind == "next_token":
             logits = pred.float()
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target[:, 1:].reshape(-1))
-            correct += int((logits.argmax(-1) == target[:, 1:]).sum())
-            count += target[:, 1:].numel()
+            right, n = int((logits.argmax(-1) == target[:, 1:]).sum()), target[:, 1:].numel()
         else:
             loss = (F.l1_loss if params["loss"] == "l1" else F.mse_loss)(pred.float(), target)
+            right, n = 0, 0
         total = total + loss
-    metrics = {"accuracy": correct / count} if count else {}
+        correct, count = correct + right, count + n
+        if len(preds) > 1:  # side by side: each network's own figures, to compare them
+            metrics["loss_" + name] = float(loss.detach())
+            if n:
+                metrics["accuracy_" + name] = right / n
+    if count:
+        metrics["accuracy"] = correct / count
     return total, metrics
 
 
