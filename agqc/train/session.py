@@ -181,7 +181,13 @@ class _Folder:
         self.write({self.out / "metrics.csv": _csv(trainer.history)})
         from .figures import loss_curves, sample_grid
         self.write({self.out / "loss.png": loss_curves(trainer.history, self.spec.name)})
-        grid = sample_grid(self.spec, trainer.model, self.plan)
+        for a in trainer.averages.values():  # samples from the weights `best` keeps: the averages, if any
+            a.swap()
+        try:
+            grid = sample_grid(self.spec, trainer.model, self.plan)
+        finally:
+            for a in trainer.averages.values():
+                a.swap()
         if grid is not None:
             self.write({self.out / "samples.png": grid})
         if self.tensorboard is not None:
