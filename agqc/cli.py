@@ -1,4 +1,4 @@
-"""The command line: ``agqc build|check|draw|emit|fmt|lower|summary|ops``.
+"""The command line: ``agqc build|check|draw|emit|fmt|lower|summary|ops|train|eval|sample``.
 
 Takes argv; returns an exit status: 0 fine, 1 a problem in the user's spec
 (every diagnostic printed), 2 a bug in agqc.  ``check`` and ``summary``
@@ -29,6 +29,10 @@ EXAMPLES = """examples:
   agqc lower specs/cgan.agq --target onnx            # an ONNX file (checked with onnxruntime in the tests)
   agqc lower specs/gpt2.agq --target tensorrt --dry-run  # which node runs in which precision on TensorRT
   agqc ops                             # the ops the language knows
+  agqc train specs/cgan.agq            # train as the spec's train section says: runs/cgan/
+  agqc sample specs/cgan.agq --weights runs/cgan/best.safetensors --label 3 -o three.png
+  agqc eval specs/dnn_classifier.agq --weights runs/dnn_classifier/best.safetensors
+  agqc emit --train specs/vae.agq -o train_vae.py   # a standalone training script
 """
 
 

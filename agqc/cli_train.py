@@ -10,12 +10,6 @@ import os
 import sys
 from pathlib import Path
 
-EXAMPLES = """  agqc train specs/cgan.agq            # train as its train section says: runs/cgan/
-  agqc train specs/cnn_classifier.agq --epochs 1 --seed 3
-  agqc eval specs/cnn_classifier.agq --weights runs/cnn_classifier/best.safetensors
-  agqc sample specs/cgan.agq --weights runs/cgan/best.safetensors --label 3 -o three.png
-"""
-
 
 def add_parsers(sub) -> None:
     t = sub.add_parser("train", help="train the model as its `train` section says; writes a run folder")

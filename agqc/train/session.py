@@ -129,7 +129,7 @@ class _Progress:
             from .core import data as datasets
             total = datasets.steps_per_epoch(len(next(iter(trainer.train_data.values()))), trainer.batch,
                                              trainer.world)
-            self.bar = tqdm(total=total, desc=f"epoch {trainer.global_epoch + 1}", leave=True, file=sys.stderr,
+            self.bar = tqdm(total=total, desc=f"epoch {trainer.global_epoch + 1}", leave=False, file=sys.stderr,
                             initial=trainer.batch_index - 1)
         self.bar.update(1)
         self.bar.set_postfix({k: f"{v:.4g}" for k, v in out.items()}, refresh=False)
@@ -140,9 +140,7 @@ class _Progress:
         shown = "  ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k not in ("epoch", "stage") and
                           not k.startswith("dead "))
         line = f"epoch {row['epoch']} ({row['stage']})  {shown}"
-        if self.bar is not None:
-            self.bar.set_postfix_str(shown[:80])
-            self._close()
+        self._close()  # the bar goes; the epoch's line stays
         print(line, file=sys.stderr, flush=True)
 
     def _close(self) -> None:
