@@ -207,7 +207,10 @@ def cmd_emit(args) -> int:
         if _trainable(args.spec) is None:
             return 1
         from .train.emit import emit_training_script
-        source = emit_training_script(spec)
+        try:
+            source = emit_training_script(spec)
+        except ValueError as why:
+            return _error(str(why))
     else:
         source = spec.emit_python()
     if args.output:

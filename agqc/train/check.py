@@ -21,7 +21,8 @@ from ..kinds import NodeKind
 from .bind import Word, bind, scalar
 from .core import data as datasets
 from .fit import Fitter
-from .options import LOSS_CHOICES, OBJECTIVES, SETTINGS, SettingSpec, Target, Value
+from .generated import check_generated
+from .options import GENERATED, LOSS_CHOICES, OBJECTIVES, SETTINGS, SettingSpec, Target, Value
 from .plan import Choice, DataPlan, FieldType, StagePlan, TrainPlan
 
 Settings = dict[tuple[str, str | None], ast.Setting]
@@ -282,10 +283,16 @@ class _Checker:
 
     def augmentations(self, settings: Settings, data: DataPlan) -> tuple[Choice, ...]:
         """The `augment` calls, each checked against the image fields it will change."""
-        choices = self.calls(settings, "augment", datasets.AUGMENTATIONS, "augmentation")
+        choices = self.calls(settings, "augment", {**datasets.AUGMENTATIONS, "generated": GENERATED}, "augmentation")
         images = datasets.image_fields({f.name: datasets.Field(f.dtype, f.shape, f.classes) for f in data.fields})
         s = settings.get(("augment", None))
+        checked = []
         for choice in choices:
+            if choice.name == "generated":
+                resolved = check_generated(choice, self.program.file, data, self.reporter)
+                checked += [resolved] if resolved else []
+                continue
+            checked.append(choice)
             for f in data.fields:
                 if f.name not in images:
                     continue
@@ -294,7 +301,7 @@ class _Checker:
                 except ValueError as why:
                     self.reporter.error(Code.DATA_MISMATCH, f"`{choice.name}` cannot apply to `{f.name}` "
                                         f"{list(f.shape)}: {why}", choice.span if s else data.span)
-        return choices
+        return tuple(checked)
 
     def calls(self, settings: Settings, key: str, registry: Mapping[str, Any], what: str) -> tuple[Choice, ...]:
         s = settings.get((key, None))

@@ -15,6 +15,7 @@ from pathlib import Path
 from .core import data as datasets
 from .options import (
     CLIPS,
+    GENERATED,
     INITS,
     METRICS,
     MONITORS,
@@ -64,7 +65,9 @@ def _techniques() -> str:
     rows = ["| # | technique (lecture 4) | turned on by |", "|---|---|---|"]
     by_number = {s.technique: f"`{s.key} = ...` in the train section" for s in SETTINGS.values() if s.technique}
     by_number.update({n: f"the op `{op}` in a block" for n, _, op in TECHNIQUE_OPS})
-    extra = {6: "; GANs: D sees real and generated images every step", 9: " (sgd, adam, adamw, rmsprop)"}
+    extra = {6: "; real plus generated data: `augment = generated(spec=..., weights=...)` mixes a trained cGAN's "
+                "images into each batch (and a GAN's D sees real and generated images every step)",
+             9: " (sgd, adam, adamw, rmsprop)"}
     for n, name in sorted(TECHNIQUES.items()):
         rows.append(f"| {n} | {name} | {by_number[n]}{extra.get(n, '')} |")
     return "\n".join(rows)
@@ -96,7 +99,7 @@ def tables() -> dict[str, str]:
             "optimizers": _calls(OPTIMIZERS), "schedules": _calls(SCHEDULES), "inits": _calls(INITS),
             "clips": _calls(CLIPS), "regularizers": _calls(REGULARIZERS), "early_stop": _calls(METRICS),
             "monitors": _calls(MONITORS), "datasets": _datasets(), "transforms": _calls(datasets.TRANSFORMS),
-            "augmentations": _calls(datasets.AUGMENTATIONS)}
+            "augmentations": _calls({**datasets.AUGMENTATIONS, "generated": GENERATED})}
 
 
 def update(text: str) -> str:

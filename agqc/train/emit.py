@@ -93,6 +93,9 @@ def emit_training_script(spec: Spec, *, avoid: Iterable[str] = ()) -> str:
     if plan is None:
         raise ValueError(f"model {spec.name or '(none)'} in {spec.program.file} has no `train` section, so there is "
                          "no training script to write: add `train { data = ... }` to the model")
+    if any(a.name == "generated" for stage in plan.stages for a in stage.augment):
+        raise ValueError(f"model {spec.name} mixes in images from another spec's generator (`generated(...)`), "
+                         "which a standalone script cannot build: train it with `agqc train`")
     model_source = _Source.read("model", spec.emit_python())
     cores = [_Source.read(m, (CORE / f"{m}.py").read_text(encoding="utf-8")) for m in CORE_MODULES]
     model_class = spec.program.model or "Model"

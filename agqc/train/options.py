@@ -116,6 +116,14 @@ METRICS = _registry(
 )
 HIGHER_IS_BETTER = {"accuracy"}
 
+# "Use real and generated data" (lecture 4, technique 6): a trained conditional generator's images replace a
+# fraction of each training batch, labelled with the class they were asked for.  Declared here, not beside the
+# other augmentations in core/: it loads another spec, which the torch-only core cannot.
+GENERATED = Entry("generated", (_p("spec", str, REQUIRED, "the generator's spec, relative to this one"),
+                                _p("weights", str, REQUIRED, "its trained weights (a run's best.safetensors)"),
+                                _p("fraction", float, 0.25, "of each batch replaced by generated images")),
+                  "real plus generated data: a trained conditional generator draws part of each batch")
+
 MONITORS = _registry(
     Entry("dead_neurons", (), "per ReLU layer, the fraction of units never active on an epoch's batches"),
 )

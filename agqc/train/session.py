@@ -61,7 +61,9 @@ def make_trainer(spec, plan: TrainPlan, device: str = "cpu", compile: bool = Fal
         model.compile()
         for network in model.children():
             network.compile()
-    return Trainer(model, plan.to_json(), device=device, rank=rank, world=world, wrap=wrap)
+    from .generated import generators
+    return Trainer(model, plan.to_json(), device=device, rank=rank, world=world, wrap=wrap,
+                   generators=generators(plan, device))
 
 
 def train(spec, out: Path | None = None, epochs: int | None = None, seed: int | None = None, device: str = "cpu",

@@ -32,10 +32,11 @@ def plain(model):
 
 
 class Trainer:
-    def __init__(self, model, plan, device="cpu", rank=0, world=1, wrap=None):
+    def __init__(self, model, plan, device="cpu", rank=0, world=1, wrap=None, generators=None):
         self.model, self.plan, self.device, self.rank, self.world = model, plan, device, rank, world
         self.wrap = wrap or (lambda trainer: plain(model))  # under DDP: the wrapped model or networks
         self.reduce = lambda sums: sums  # under DDP: the epoch's sums added up over the processes
+        self.generators = generators or {}  # `generated(...)` augmentations: "spec|weights" -> labels -> images
         self.train_data = load_split(plan, "train", device)
         self.test_data = load_split(plan, "test", device)
         self.batch = plan["data"]["batch"]
@@ -124,7 +125,10 @@ class Trainer:
         kind = objective["kind"]
         clean = batch
         for a in self.stage["augment"]:
-            batch = datasets.augment(batch, a["name"], dict(a["params"]), self.gen)
+            if a["name"] == "generated":
+                batch = self.mix_generated(batch, dict(a["params"]))
+            else:
+                batch = datasets.augment(batch, a["name"], dict(a["params"]), self.gen)
         if kind == "adversarial":
             g, d = objective["generator"]["network"], objective["discriminator"]["network"]
             d_loss, metrics = objectives.discriminator_loss(self.nets, objective, batch, self.gen, self.device)
@@ -143,6 +147,18 @@ class Trainer:
             loss, metrics = objectives.predicting_losses(self.nets, objective, batch, self.gen, self.device)
         self.update(self.stage["trained"], loss)
         return {"loss": float(loss.detach()), **metrics}
+
+    def mix_generated(self, batch, params):
+        """Real plus generated data: the first ``fraction`` of the batch's images drawn by a trained
+        conditional generator for the same labels, then transformed as the real images were."""
+        draw = self.generators[params["spec"] + "|" + params["weights"]]
+        images = datasets.image_fields(batch)[0]
+        labels = next(k for k, v in batch.items() if not v.is_floating_point() and v.dim() == 1)
+        k = int(round(params["fraction"] * batch[labels].shape[0]))
+        fake = {images: draw(batch[labels][:k], self.gen)}
+        for t in self.plan["data"]["transforms"]:
+            fake = datasets.transform(fake, t["name"], dict(t["params"]))
+        return {**batch, images: torch.cat([fake[images].to(batch[images].dtype), batch[images][k:]])}
 
     # ---- epochs -------------------------------------------------------------------
     def run(self, on_batch=None, on_epoch=None, should_stop=None):
