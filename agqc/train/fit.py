@@ -102,7 +102,7 @@ class Fitter:
             call = self._flow_call(choice.span)
             if call is None or not all(check(flow, i, net or "", choice) for i, net in found):
                 return None
-            reached = {n for i, _ in found for n in self._reached(flow, i)}
+            reached = set(self._reached(flow, *(i for i, _ in found)))
             return ObjectivePlan(kind, choice, models=(call,), outputs=tuple(("prediction", i) for i, _ in found),
                                  target=self._target(kind), names=tuple(net or "" for _, net in found),
                                  networks=tuple(n.name for n in self.program.networks if n.name in reached))
@@ -155,7 +155,7 @@ class Fitter:
                                       ", ".join(f"`{m}`" for m in missing) + ")")
             outputs += [("mu", names["mu"]), ("logvar", names["logvar"])]
         return ObjectivePlan(kind, choice, models=(call,), outputs=tuple(outputs), target=source.field,
-                             probabilities=probabilities, networks=self._reached(flow, None))
+                             probabilities=probabilities, networks=self._reached(flow, *(i for _, i in outputs)))
 
     _vae = _reconstruction
 
@@ -333,14 +333,21 @@ class Fitter:
             else:
                 return node.op
 
-    def _reached(self, flow: Graph, index: int | None) -> tuple[str, ...]:
-        """The networks whose weights an output depends on (every output's when ``index`` is None)."""
-        nx = flow.nx
-        ends = [flow.outputs[index][0]] if index is not None else [o for o, _ in flow.outputs]
-        import networkx
-        seen = set(ends).union(*(networkx.ancestors(nx, e) for e in ends))
-        return tuple(n.name for n in self.program.networks
-                     if any(flow.node(x).module == n.name for x in seen))
+    def _reached(self, flow: Graph, *indices: int) -> tuple[str, ...]:
+        """The networks whose weights the outputs at ``indices`` depend on.
+
+        A walk back along the nodes' inputs: the graph library is not imported for it, so that
+        `agqc check` stays quick.
+        """
+        todo = [flow.outputs[i][0] for i in indices]
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(ref[0] for ref in flow.node(name).inputs)
+        modules = {flow.node(x).module for x in seen}
+        return tuple(n.name for n in self.program.networks if n.name in modules)
 
     def _mismatch(self, choice: Choice, needs: str) -> ObjectivePlan | None:
         """Report that the model cannot serve ``choice``; None, for the caller to return."""
