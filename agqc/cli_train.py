@@ -63,6 +63,9 @@ def _trainable(path: str):
 
 
 def cmd_train(args) -> int:
+    # MKL may otherwise pick fewer threads when the machine is busy, which changes the order of its sums and
+    # so the last bits of a step: a resumed run must end on the same weights as an uninterrupted one.
+    os.environ.setdefault("MKL_DYNAMIC", "FALSE")
     from .train.core.data import DataMissing
     if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
         from .train.ddp import launch

@@ -69,9 +69,13 @@ model CGAN {
 """
 
 
+# One thread each: the runs compared bit for bit then do their sums in the same order whatever the load.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def agqc_cli(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agqc", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, **kw)
+                          timeout=300, env=ENV, **kw)
 
 
 def _rows(run: Path) -> list[dict]:
@@ -114,7 +118,7 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path):
     whole = agqc_cli("train", "digits.agq", "-o", "whole", cwd=tmp_path)
     assert whole.returncode == 0, whole.stderr
     process = subprocess.Popen([sys.executable, "-m", "agqc", "train", "digits.agq", "-o", "cut"], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     deadline = time.monotonic() + 120
     while not (tmp_path / "cut" / "metrics.csv").exists() and time.monotonic() < deadline:
         time.sleep(0.05)  # the first epoch is written: interrupt somewhere in the second
