@@ -79,6 +79,10 @@ def cmd_train(args) -> int:
         print(f"agqc: error: {out} has no last.safetensors to resume from", file=sys.stderr)
         return 1
     from .train import session
+    problem = _device_problem(args.device)
+    if problem:
+        print(f"agqc: error: {problem}", file=sys.stderr)
+        return 1
     try:
         if "LOCAL_RANK" in os.environ:
             from .train.ddp import train_distributed
@@ -96,6 +100,22 @@ def cmd_train(args) -> int:
     if run.folder is not None:
         print(f"wrote {run.folder}/ (metrics.csv, loss.png, best.safetensors, last.safetensors)")
     return 0
+
+
+def _device_problem(device: str) -> str | None:
+    """Why ``--device`` cannot be used here, or None."""
+    import torch
+    try:
+        where = torch.device(device)
+    except RuntimeError:
+        return f"--device {device}: expected cpu, cuda or cuda:N"
+    if where.type == "cuda" and not torch.cuda.is_available():
+        return f"--device {device}: this torch has no usable CUDA GPU (torch {torch.__version__}); train on cpu"
+    if where.type == "cuda" and where.index is not None and where.index >= torch.cuda.device_count():
+        return f"--device {device}: there are {torch.cuda.device_count()} GPUs"
+    if where.type not in ("cpu", "cuda"):
+        return f"--device {device}: agqc trains on cpu or cuda"
+    return None
 
 
 def _with_weights(args):
@@ -135,6 +155,10 @@ def weights_report(spec, path: Path) -> str | None:
 
 
 def cmd_eval(args) -> int:
+    problem = _device_problem(args.device)
+    if problem:
+        print(f"agqc: error: {problem}", file=sys.stderr)
+        return 1
     spec, model = _with_weights(args)
     if spec is None:
         return 1

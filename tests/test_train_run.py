@@ -172,6 +172,11 @@ def test_user_mistakes_exit_1_without_a_traceback(tmp_path):
     (tmp_path / "digits.agq").write_text(SPEC)
     nothing = agqc_cli("train", "digits.agq", "--resume", "nowhere", cwd=tmp_path)
     assert nothing.returncode == 1 and "no last.safetensors" in nothing.stderr
+    for device in ("cuda", "tpu", "gpu0"):
+        if device == "cuda" and torch.cuda.is_available():
+            continue
+        wrong = agqc_cli("train", "digits.agq", "--device", device, cwd=tmp_path)
+        assert wrong.returncode == 1 and f"--device {device}" in wrong.stderr, wrong.stderr
     (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
     junk = agqc_cli("eval", "digits.agq", "--weights", "junk.safetensors", cwd=tmp_path)
     assert junk.returncode == 1 and "Traceback" not in junk.stderr
