@@ -12,29 +12,9 @@ import torch
 import agqc
 from agqc import AgqcError, cli
 from agqc.train.session import make_trainer
+from train_specs import tiny_cgan
 
-CGAN = """
-block Gen(z: [B, 8], y: int[B]) -> [B, 1, 8, 8] {
-    h = (z * embedding(y, 10, 8)) -> linear(64) -> tanh() -> reshape(1, 8, 8)
-    return h
-}
-
-block Disc(image: [B, 1, 8, 8], y: int[B]) -> [B, 1] {
-    h = concat(image -> flatten(), y -> embedding(10, 8)) -> linear(1)
-    return h
-}
-
-model CGAN {
-    generator G = Gen()
-    discriminator D = Disc()
-
-    train {
-        data = digits() -> scale(-1, 1)
-        optimizer = adam(lr=2e-4, beta1=0.5)
-        steps = 3
-    }
-}
-"""
+CGAN = tiny_cgan()
 
 CLASSIFIER = """
 block MLP(x: [B, 1, 16, 16]) -> [B, 10] {

@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 
 import agqc
 from agqc.train.checkpoint import weights_only
+from train_specs import tiny_cgan
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,28 +46,7 @@ model Digits {
 }
 """
 
-GAN = """
-block Gen(z: [B, 8], y: int[B]) -> [B, 1, 8, 8] {
-    h = (z * embedding(y, 10, 8)) -> linear(64) -> tanh() -> reshape(1, 8, 8)
-    return h
-}
-
-block Disc(image: [B, 1, 8, 8], y: int[B]) -> [B, 1] {
-    h = concat(image -> flatten(), y -> embedding(10, 8)) -> linear(1) -> sigmoid()
-    return h
-}
-
-model CGAN {
-    generator G = Gen()
-    discriminator D = Disc()
-
-    train {
-        data = digits() -> scale(-1, 1)
-        optimizer = adam(lr=2e-4, beta1=0.5)
-        steps = 3
-    }
-}
-"""
+GAN = tiny_cgan(" -> sigmoid()")
 
 
 # One thread each: the runs compared bit for bit then do their sums in the same order whatever the load.
