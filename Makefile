@@ -1,12 +1,12 @@
 # One-command set-up: `make demo` and `make test` create .venv, install agqc
-# (editable) with a CPU build of torch, and install Graphviz's dot if missing.
+# (editable) with a CPU build of torch, and install Graphviz's dot if missing (`make test`: chromium too).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.agqc-installed
 
-.PHONY: setup demo test lint check bench fuzz clean dot
+.PHONY: setup demo test lint check bench fuzz clean dot browser
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,12 +23,19 @@ dot:
 	    (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) || echo "warning: could not install graphviz"; \
 	  else echo "warning: Graphviz's dot is missing; install the 'graphviz' package to render drawings"; fi; }
 
+# The headless browser tests/test_draw_html.py drives (skipped without it): for `make test` only, not `make demo`.
+browser:
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "warning: could not install chromium"; \
+	  else echo "warning: chromium or chromedriver is missing; install the 'chromium' and 'chromium-driver' packages to run the browser tests of drawings"; fi; }
+
 setup: $(STAMP) dot
 
 demo: setup
 	$(VENV)/bin/agqc build specs/cgan.agq
 
-test: setup lint
+test: setup browser lint
 	$(PY) -m pytest
 
 # ruff over the code; mypy over the typed core (the files listed under [tool.mypy] in pyproject.toml).

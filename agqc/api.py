@@ -125,11 +125,28 @@ class Spec:
         return to_dot(self.program, DrawOptions(depth=depth, network=network, block=block, direction=direction,
                                                shapes=shapes, params=params))
 
+    def to_html(self, depth: int | None = None, network: str | None = None, direction: str = "TB",
+                shapes: bool = True, params: bool = True, block: str | None = None) -> str:
+        """The drawing as one self-contained interactive HTML page (needs Graphviz's ``dot``).
+
+        Clicking a collapsed block opens its drawing beside it, clicking again closes it; hovering a
+        node shows its shapes, parameters, precision and ``.agq`` line.  Options as for ``to_dot``.
+        """
+        self.require_model()
+        from .backends.drawing import DrawOptions, to_html
+        if network is not None:
+            self.require_network(network)
+        return to_html(self.program, DrawOptions(depth=depth, network=network, block=block, direction=direction,
+                                                 shapes=shapes, params=params))
+
     def draw(self, path: str | Path, format: str | None = None, **options) -> Path:
-        """Write the drawing (svg, png, pdf or dot, from ``format`` or the file's suffix)."""
+        """Write the drawing (svg, png, pdf, dot or html, from ``format`` or the file's suffix)."""
         from .backends.drawing import render_bytes
         path = Path(path)
         fmt = format or path.suffix.lstrip(".") or "svg"
+        if fmt == "html":
+            path.write_text(self.to_html(**options), encoding="utf-8")
+            return path
         dot = self.to_dot(**options)
         path.write_bytes(dot.encode() if fmt == "dot" else render_bytes(dot, fmt))
         return path

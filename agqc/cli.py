@@ -99,15 +99,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 FORMATS = ("svg", "png", "pdf", "dot")  # as backends.drawing.FORMATS, which `agqc check` need not import
+DRAW_FORMATS = FORMATS + ("html",)  # html: one interactive page (backends/drawing/html.py)
 
 
 def _draw_parser(sub) -> None:
-    d = sub.add_parser("draw", help="draw the model with Graphviz: svg, png, pdf or dot",
+    d = sub.add_parser("draw", help="draw the model with Graphviz: svg, png, pdf, dot or an interactive html page",
                        description="Draw a spec: networks and blocks as nested boxes, tensor shapes on the edges, "
                                    "one colour per precision.")
     d.add_argument("spec")
     d.add_argument("-o", "--output", help="file to write (default: build/<spec name>/<spec name>.<format>)")
-    d.add_argument("--format", choices=FORMATS, help="default: the output's suffix, else svg")
+    d.add_argument("--format", choices=DRAW_FORMATS,
+                   help="default: the output's suffix, else svg; html: one self-contained page where a click "
+                        "opens a block and hovering a node shows its shapes, parameters, precision and .agq line")
     d.add_argument("--depth", type=_depth, metavar="N",
                    help="collapse blocks nested deeper than N (0: each network one box; default: the deepest "
                         "level that stays readable)")
@@ -269,9 +272,23 @@ def cmd_draw(args) -> int:
         print(f"agqc: error: {err.args[0]}", file=sys.stderr)
         return 1
     suffix = Path(args.output).suffix.lstrip(".") if args.output else ""
-    fmt = args.format or (suffix if suffix in FORMATS else "svg")
+    fmt = args.format or (suffix if suffix in DRAW_FORMATS else "svg")
     stem = output_stem(args.spec)
     out = Path(args.output) if args.output else Path("build") / stem / f"{stem}.{fmt}"
+    if fmt == "html":
+        if not have_dot():
+            print(f"agqc: error: Graphviz's `dot` program was not found, so no html page was drawn.\n"
+                  f"  To draw it, {INSTALL_HINT}.", file=sys.stderr)
+            return 1
+        try:
+            page = spec.to_html(args.depth, args.network, args.direction, not args.no_shapes, not args.no_params,
+                                args.block)
+        except RenderError as err:
+            print(f"agqc: error: {err}; nothing written", file=sys.stderr)
+            return 1
+        write_atomically({out: page})
+        print(f"wrote {out}")
+        return 0
     if fmt != "dot" and not have_dot():
         dot_path = out.with_suffix(".dot")
         write_atomically({dot_path: dot})
