@@ -36,7 +36,7 @@ def test_build_writes_every_output_and_prints_the_summary(tmp_path):
     svg = ET.parse(tmp_path / "out" / "cgan.svg").getroot()  # well-formed: it opens in a browser
     assert svg.tag.endswith("svg")
     texts = {(t.text or "").strip() for t in svg.iter() if t.tag.endswith("text")}
-    assert {"conv_transpose2d 4x4, 64, /2", "[B, 1, 28, 28]"} <= texts
+    assert {"conv_transpose2d 4x4, 64, ×2↑", "[B, 1, 28, 28]"} <= texts  # a stride-2 transpose upsamples
 
 
 def test_build_default_folder_is_build_slash_spec_name(tmp_path):

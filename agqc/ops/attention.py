@@ -122,7 +122,8 @@ def _attention_label(c: OpCall) -> str:
     heads = c.args["heads"] or c.x.shape[1]
     extras = [w for w, on in (("causal", c.args["causal"]), ("masked", c.args["mask"] is not None),
                               ("+bias", c.args["bias"] is not None)) if on]
-    return f"attention \u00d7{heads}" + (f" ({', '.join(extras)})" if extras else "")
+    # `8 heads`, never `×8`: in a drawing `×N` means N copies of a block
+    return f"attention, {heads} head{'s' if heads != 1 else ''}" + (f" ({', '.join(extras)})" if extras else "")
 
 
 declare(OpDef(

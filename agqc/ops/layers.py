@@ -124,9 +124,11 @@ def _conv_params(c: OpCall, spatial: int) -> int:
     return c.x.shape[1] // groups * a["out"] * a["kernel"] ** spatial + (a["out"] if a["bias"] else 0)
 
 
-def _conv_label(c: OpCall) -> str:
+def _conv_label(c: OpCall, transpose: bool = False) -> str:
+    """``3x3, 64``; a stride reads as what it does: ``/2`` shrinks, a transposed convolution's ``×2↑`` grows."""
     a = c.args
-    return f"{a['kernel']}x{a['kernel']}, {a['out']}" + (f", /{a['stride']}" if a["stride"] != 1 else "")
+    stride = ("" if a["stride"] == 1 else f", \u00d7{a['stride']}\u2191" if transpose else f", /{a['stride']}")
+    return f"{a['kernel']}x{a['kernel']}, {a['out']}" + stride
 
 
 for _spatial in (1, 2):
@@ -163,7 +165,7 @@ declare(OpDef(
     channels=lambda c: c.args["out"],
     macs=lambda c: dim_mul(*c.x.shape, c.args["out"], c.args["kernel"] ** 2),
     lower=_conv_lower("ConvTranspose2d", transpose=True),
-    label=lambda c: "conv_transpose2d " + _conv_label(c),
+    label=lambda c: "conv_transpose2d " + _conv_label(c, transpose=True),
 ))
 
 

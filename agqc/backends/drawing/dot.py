@@ -6,8 +6,10 @@ boxes do; every edge is written at the top level after all nodes.
 """
 from __future__ import annotations
 
+import re
+
 from . import style
-from .scene import Box, DrawOptions, EdgeKind, Scene
+from .scene import Box, DrawOptions, EdgeKind, ItemKind, Scene
 
 
 def quote(text: str) -> str:
@@ -28,33 +30,150 @@ def write_dot(scene: Scene, options: DrawOptions) -> str:
     edge = {"fontname": style.FONT, "fontsize": "8", "color": "#555555", "fontcolor": "#34495e", "arrowsize": "0.6"}
     lines = [f"digraph {quote(scene.title)} {{", f"  graph [{attrs(graph)}];", f"  node [{attrs(node)}];",
              f"  edge [{attrs(edge)}];"]
-    lines += _box_body(scene.root, options, "  ")
+    lines += _box_body(scene.root, scene, options, "  ")
+    side = set(scene.side_by_side)
+    crossed = _titles_crossed(scene)
     for edge in scene.edges:
         extra = style.edge_attrs(edge, options.shapes)
+        titles = crossed.get(edge.dst, {}).get(edge.src, 0) if edge.kind != EdgeKind.TIE else 0
+        if titles:  # room for the titles of the clusters it enters, so they sit above its head, not beside its tail
+            extra["minlen"] = str(1 + titles)
+        if edge.kind == EdgeKind.LINK and _top(edge.src) in side and _top(edge.dst) in side:
+            extra["constraint"] = "false"  # networks side by side: G's output crosses over to D's top
         lines.append(f"  {quote(edge.src)} -> {quote(edge.dst)}" + (f" [{attrs(extra)}];" if extra else ";"))
+    if scene.side_by_side:
+        titles = [quote(_title_id(b)) for b in scene.side_by_side]
+        lines.append("  { rank=same; " + " -> ".join(titles) + ' [style="invis"]; }')  # in the order declared
+    lines += _next_to_consumer(scene)
     lines += _legend(scene)
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _box_body(box: Box, options: DrawOptions, indent: str) -> list[str]:
+def _title_id(box_id: str) -> str:
+    return f"title:{box_id}"
+
+
+def _top(item_id: str) -> str:
+    return item_id.split("/", 1)[0]
+
+
+def _box_body(box: Box, scene: Scene, options: DrawOptions, indent: str) -> list[str]:
     lines = []
-    for item in box.items:
+    items = box.items
+    if box is scene.root and scene.side_by_side:  # inputs in the networks' order: dot keeps G left of D
+        order = {name: i for i, name in enumerate(scene.side_by_side)}
+        fed: dict[str, set[int]] = {}
+        for e in scene.edges:
+            fed.setdefault(e.src, set()).add(order.get(_top(e.dst), len(order)))
+        items = sorted(items, key=lambda i: sorted(fed.get(i.id, {len(order)})))
+    for item in items:
         node = {"label": style.item_label(item, options.shapes, options.params), **style.item_attrs(item)}
         lines.append(f"{indent}{quote(item.id)} [{attrs(node)}];")
     for inner in box.boxes:
         lines.append(f"{indent}subgraph {quote('cluster_' + inner.id)} {{")
-        cluster = {"label": style.box_label(inner, options.params), **style.box_attrs(inner)}
+        cluster = {"label": "", **style.box_attrs(inner)}
         lines += [f"{indent}  {k}={v if v.startswith('<') else quote(v)};" for k, v in cluster.items()]
-        lines += _box_body(inner, options, indent + "  ")
+        title = {"label": style.box_label(inner, options.params), **style.title_attrs(),
+                 "fontsize": cluster.get("fontsize", "11")}
+        lines.append(f"{indent}  {quote(_title_id(inner.id))} [{attrs(title)}];")
+        lines += _box_body(inner, scene, options, indent + "  ")
+        lines += [f"{indent}  {quote(_title_id(inner.id))} -> {quote(entry)} [{attrs(weight)}];"
+                  for entry, weight in _entries(inner, scene)]
         lines.append(f"{indent}}}")
     return lines
 
 
+def _titles_crossed(scene: Scene) -> dict[str, dict[str, int]]:
+    """For an item that opens a cluster (nothing inside feeds it), how many cluster titles an edge from
+    each source passes on its way in: the clusters holding the item but not the source."""
+    holders: dict[str, list[set[str]]] = {}  # item -> the contents of each cluster it opens
+
+    def walk(box: Box, outer: list[tuple[Box, set[str]]]) -> None:
+        for inner in box.boxes:
+            inside = _inside(inner)
+            chain = outer + [(inner, inside)]
+            fed = {e.dst for e in scene.edges if e.src in inside and e.kind != EdgeKind.TIE}
+            for item in inner.items:
+                if item.id not in fed:
+                    holders[item.id] = [ids for _, ids in chain]
+            walk(inner, chain)
+    walk(scene.root, [])
+    out: dict[str, dict[str, int]] = {}
+    for e in scene.edges:
+        if e.dst in holders:
+            out.setdefault(e.dst, {})[e.src] = sum(e.src not in ids for ids in holders[e.dst])
+    return out
+
+
+def _inside(box: Box) -> set[str]:
+    ids = {i.id for i in box.items} | {_title_id(b.id) for b in box.boxes}
+    for inner in box.boxes:
+        ids |= _inside(inner)
+    return ids
+
+
+def _entries(box: Box, scene: Scene) -> list[tuple[str, dict[str, str]]]:
+    """Invisible arrows that keep a cluster's title above what it holds: to each item nothing inside feeds
+    (pulled close), and to each inner cluster's title (not pulled, so the inner cluster stays where it is)."""
+    inside = _inside(box)
+    fed = {e.dst for e in scene.edges if e.src in inside and e.kind != EdgeKind.TIE}
+    out = [(i.id, {"style": "invis"}) for i in box.items if i.id not in fed]
+    out += [(_title_id(b.id), {"style": "invis", "weight": "0"}) for b in box.boxes]
+    return out
+
+
+def _next_to_consumer(scene: Scene) -> list[str]:
+    """An item fed only by the drawing's inputs (a discriminator's label embedding) sits beside what it
+    joins, rather than floating up to the inputs: on the rank of another box feeding the same consumer."""
+    into: dict[str, list[str]] = {}
+    out: dict[str, list[str]] = {}
+    for e in scene.edges:
+        if e.kind != EdgeKind.TIE:
+            into.setdefault(e.dst, []).append(e.src)
+            out.setdefault(e.src, []).append(e.dst)
+    lines = []
+    for item in scene.items():
+        sources = into.get(item.id, [])
+        consumers = out.get(item.id, [])
+        if item.id.startswith(("in/", "out/")) or not sources or not all(s.startswith("in/") for s in sources) \
+                or len(set(consumers)) != 1:
+            continue
+        partners = [p for p in into.get(consumers[0], []) if p != item.id and not p.startswith("in/")
+                    and not all(s.startswith("in/") for s in into.get(p, ["in/"]))]
+        if partners and not _reaches(out, item.id, partners[0]):
+            lines.append(f"  {{ rank=same; {quote(item.id)}; {quote(partners[0])}; }}")
+    return lines
+
+
+def _reaches(out: dict[str, list[str]], start: str, goal: str) -> bool:
+    seen, stack = {start}, [start]
+    while stack:
+        here = stack.pop()
+        if here == goal:
+            return True
+        for nxt in out.get(here, []):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return False
+
+
 def _legend(scene: Scene) -> list[str]:
     kinds = {e.kind for e in scene.edges}
-    kept = any(i.kept for i in scene.items())
+    items = scene.items()
+    kept = any(i.kept for i in items)
+    marks = tuple(mark for mark, used in (
+        ("residual", any(i.residual for i in items)),
+        ("repeat", any(i.kind == ItemKind.REPEAT for i in items)),
+        ("up", any("\u2191" in i.title for i in items)),
+        ("down", any(_DOWN.search(i.title) for i in items if i.kind == ItemKind.OP))) if used)
     label = style.legend_label(scene.precisions(), kept, EdgeKind.SKIP in kinds, EdgeKind.LINK in kinds,
-                               EdgeKind.TIE in kinds)
+                               EdgeKind.TIE in kinds, EdgeKind.SIDE in kinds, marks)
+    if not label:
+        return []
     return [f"  legend [{attrs({'shape': 'plaintext', 'label': label, 'fontsize': '9'})}];",
             "  { rank=sink; legend; }"]
+
+
+_DOWN = re.compile(r"(^|[ ,])/\d")

@@ -12,7 +12,20 @@ from ...ir import Graph, Program
 from ...kinds import GraphKind, NodeKind
 from ...passes.annotate import annotate
 from ...policy import MAX_DRAWN_ITEMS, READABLE_ITEMS
-from .scene import Box, BoxKind, DrawingTooBig, DrawOptions, Edge, EdgeKind, End, GraphBuilder, Item, ItemKind, Scene
+from .scene import (
+    CONTENT_FREE,
+    Box,
+    BoxKind,
+    DrawingTooBig,
+    DrawOptions,
+    Edge,
+    EdgeKind,
+    End,
+    GraphBuilder,
+    Item,
+    ItemKind,
+    Scene,
+)
 
 
 def build_scene(program: Program, options: DrawOptions) -> Scene:
@@ -73,10 +86,20 @@ class _ModelBuilder(GraphBuilder):
             for name, graph in nets:
                 self.network_outputs(name, graph, root)
         self.resolve_ports(root)
-        edges = _classify(self.edges) if classify else self.edges
+        scene = Scene("", 0, root, self.edges, self.depth)
+        edges = _classify(self.edges, {i.id: i for i in scene.items()}) if classify else self.edges
         params = sum(self.graph_params(g.key) for _, g in nets)
         title = f"{self.program.model}: {options.block}" if options.block else self.program.model
-        return Scene(title, params, root, edges, self.depth)
+        return Scene(title, params, root, edges, self.depth, self.side_by_side(root))
+
+    def side_by_side(self, root: Box) -> tuple[str, ...]:
+        """A GAN-family model (a generator and a discriminator or critic) draws its networks next to each other."""
+        roles = {n.name: n.role for n in self.program.networks}
+        drawn = [b.id for b in root.boxes if b.kind == BoxKind.NETWORK]
+        used = {roles.get(b) for b in drawn}
+        if len(drawn) > 1 and "generator" in used and used & {"discriminator", "critic"}:
+            return tuple(drawn)
+        return ()
 
     def network(self, name: str, graph: Graph, root: Box) -> None:
         ports = {inp: [End(f"{name}/{inp}:port", graph.node(inp).outputs[0])] for inp in graph.inputs}
@@ -185,26 +208,67 @@ def _network_of(item_id: str) -> str | None:
     return None if head in ("in", "out", "flow") or "/" not in item_id else head
 
 
-def _classify(edges: list[Edge]) -> list[Edge]:
-    """Mark links between networks, and skips: edges u -> v with another path from u to v inside v's network."""
+def _classify(edges: list[Edge], items: dict[str, Item]) -> list[Edge]:
+    """Mark links between networks, residuals (skips) and side inputs.
+
+    An edge u -> v *bypasses* when another successor of u, in v's network, reaches v without leaving
+    it (a path through a content-free op such as ``class_token`` does not count).  A bypass into a
+    merge (``+``, ``concat``) is a residual: ``x + f(x)``.  A bypass into anything else (a mask or
+    a bias into each block's attention, a class token used as the query) is a side input, and so
+    are u's other edges into the same kind of box; so is a bypass into the same kind of box that u
+    feeds on the bypassed path too (context fanned out to every block's ``concat``).  A drawing input
+    that feeds several networks (a cGAN's label) or that is a side input anywhere is one everywhere.
+    """
     import networkx
 
     g = networkx.DiGraph()
     g.add_edges_from((e.src, e.dst) for e in edges if e.kind != EdgeKind.TIE)
-    reach = _reach_within_network(g)
-    out = []
+    carried = networkx.DiGraph()  # the paths that carry a value: none through a content-free op
+    carried.add_nodes_from(g)
+    carried.add_edges_from((u, v) for u, v in g.edges if _carries(items.get(v)))
+    reach = _reach_within_network(carried)
+    kinds: dict[Edge, EdgeKind] = {}
     for e in edges:
         if e.kind == EdgeKind.TIE:
-            out.append(e)
+            kinds[e] = EdgeKind.TIE
             continue
         home = _network_of(e.dst)
         kind = EdgeKind.DATA
         if _network_of(e.src) and home and _network_of(e.src) != home:
             kind = EdgeKind.LINK
-        elif _another_path(g, reach, e.src, e.dst, home):
-            kind = EdgeKind.SKIP  # another successor of u, in v's network, reaches v without leaving it
-        out.append(Edge(e.src, e.dst, e.type, e.name, kind))
-    return out
+        elif _another_path(carried, reach, e.src, e.dst, home):
+            dst = items.get(e.dst)
+            kind = EdgeKind.SKIP if dst is not None and dst.kind == ItemKind.MERGE else EdgeKind.SIDE
+        kinds[e] = kind
+    by_source: dict[str, list[Edge]] = {}
+    for e in edges:
+        by_source.setdefault(e.src, []).append(e)
+    for src, out in by_source.items():
+        slots: dict[str, list[Edge]] = {}
+        for e in out:
+            slots.setdefault(_slot(items.get(e.dst)), []).append(e)
+        for same in slots.values():  # the same kind of box fed in every copy: fanned-out context, not a residual
+            if len(same) > 1 and any(kinds[e] in (EdgeKind.SKIP, EdgeKind.SIDE) for e in same):
+                kinds.update(dict.fromkeys(same, EdgeKind.SIDE))
+        side_titles = {_slot(items.get(e.dst)) for e in out if kinds[e] == EdgeKind.SIDE}
+        networks = {_network_of(e.dst) for e in out if kinds[e] != EdgeKind.TIE}
+        is_input = src.startswith("in/")
+        fanned = is_input and len(networks - {None}) > 1
+        for e in out:
+            if kinds[e] not in (EdgeKind.DATA, EdgeKind.LINK):
+                continue
+            if (is_input and (side_titles or fanned)) or (side_titles and _slot(items.get(e.dst)) in side_titles):
+                kinds[e] = EdgeKind.SIDE
+    return [e if kinds[e] == e.kind else Edge(e.src, e.dst, e.type, e.name, kinds[e]) for e in edges]
+
+
+def _carries(item: Item | None) -> bool:
+    return item is None or item.op not in CONTENT_FREE
+
+
+def _slot(item: Item | None) -> str:
+    """What kind of box an edge ends in, to find the other copies of a side input's destination."""
+    return "" if item is None else f"{item.kind}:{item.title}"
 
 
 def _another_path(g, reach: dict | None, src: str, dst: str, home: str | None) -> bool:

@@ -43,7 +43,8 @@ class BoxKind(StrEnum):
 
 class EdgeKind(StrEnum):
     DATA = "data"
-    SKIP = "skip"  # a path around other nodes
+    SKIP = "skip"  # a residual: a value that bypasses a path and rejoins it at a merge (x + f(x))
+    SIDE = "side"  # a side input: a mask, a bias, a conditioning label, context fanned out to many blocks
     LINK = "link"  # between networks
     TIE = "tie"  # a shared weight, never a data path
 
@@ -77,6 +78,8 @@ class Item:
     precision: str = "fp32"
     kept: str = ""  # "fp32": computed above the annotated precision
     mixed: tuple[str, ...] = ()  # a collapsed block's precisions, when it has several
+    op: str = ""  # the op an OP/MERGE item draws (``class_token``), or the block a collapsed item hides
+    residual: bool = False  # a collapsed block with a residual connection inside
 
 
 @dataclass
@@ -116,6 +119,7 @@ class Scene:
     root: Box
     edges: list[Edge]
     depth: int
+    side_by_side: tuple[str, ...] = ()  # network boxes drawn next to each other (a GAN's G and D)
 
     def items(self) -> list[Item]:
         out, stack = [], [self.root]
@@ -140,6 +144,7 @@ class GraphBuilder:
         self.ports: dict[str, list[End]] = {}  # network input port id -> what flows into it
         self.port_types: dict[str, TensorType] = {}
         self.net_outputs: dict[str, list[End]] = {}
+        self._residual: dict[str, bool] = {}
 
     # ---- facts the annotate pass stored ----------------------------------------------
     def graph_params(self, key: str) -> int:
@@ -152,6 +157,14 @@ class GraphBuilder:
         facts = self.program.graph(key).facts
         assert facts is not None
         return facts.precisions
+
+    def has_residual(self, key: str) -> bool:
+        """Whether graph ``key`` (or a block it calls) has a residual: a value that feeds a merge
+        (``+``, ``concat``) both directly and through a path of other nodes."""
+        if key not in self._residual:
+            self._residual[key] = False  # a guard against recursion; graphs do not call themselves
+            self._residual[key] = _graph_has_residual(self.program.graph(key), self.has_residual)
+        return self._residual[key]
 
     # ---- one graph's nodes into a box --------------------------------------------
     def expand(self, graph: Graph, prefix: str, level: int, box: Box, env: dict[str, list[End]]) -> list[list[End]]:
@@ -185,7 +198,8 @@ class GraphBuilder:
         facts, op = node.facts, lookup(node.op)
         assert op is not None
         item = Item(prefix + node.name, ITEM_OF_DRAW[op.draw], facts.label, name=_named(node.name, node.op),
-                    params=facts.params, precision=node.precision.name, kept=str(facts.compute) if facts.kept else "")
+                    op=node.op, params=facts.params, precision=node.precision.name,
+                    kept=str(facts.compute) if facts.kept else "")
         box.items.append(item)
         self.connect(ins, item.id)
         for owner in facts.ties:  # a weight shared with an earlier layer: drawn, never a data path
@@ -198,7 +212,8 @@ class GraphBuilder:
         inside = self.precisions_in(node.callee)
         item = Item(prefix + node.name, kind, title, name=_named(node.name, node.op, snake=True),
                     shapes=f"{shown_in} \u2192 {shown_out}", params=node.facts.params,
-                    precision=node.precision.name, mixed=inside if len(inside) > 1 else ())
+                    precision=node.precision.name, mixed=inside if len(inside) > 1 else (),
+                    residual=self.has_residual(node.callee))
         box.items.append(item)
         self.connect(ins, item.id)
         return _ends(item.id, node)
@@ -226,6 +241,43 @@ class GraphBuilder:
         if len(self.edges) > MAX_DRAWN_EDGES:  # dense skips: dot's layout time grows much faster than the arrows
             raise DrawingTooBig(f"at depth {self.depth} this drawing would have more than {MAX_DRAWN_EDGES:,} "
                                 "arrows; choose a smaller --depth")
+
+
+# Ops whose output does not carry their input's values (a class token only reads its input's size):
+# a path through one is no path around anything.
+CONTENT_FREE = frozenset({"class_token"})
+
+
+def _graph_has_residual(graph: Graph, inner) -> bool:
+    users: dict[str, list[str]] = {}
+    for node in graph.nodes():
+        for src, _ in node.inputs:
+            users.setdefault(src, []).append(node.name)
+    for node in graph.nodes():
+        if node.callee and inner(node.callee):  # a block called, or a repeat's body
+            return True
+    for node in graph.nodes():
+        op = lookup(node.op) if node.kind == NodeKind.OP else None
+        if op is None or op.draw != Draw.MERGE:
+            continue
+        for src in {s for s, _ in node.inputs}:
+            starts = [u for u in users.get(src, []) if u != node.name and graph.node(u).op not in CONTENT_FREE]
+            if any(_reaches(graph, users, start, node.name) for start in starts):
+                return True
+    return False
+
+
+def _reaches(graph: Graph, users: dict[str, list[str]], start: str, goal: str) -> bool:
+    seen, stack = {start}, [start]
+    while stack:
+        here = stack.pop()
+        if here == goal:
+            return True
+        for nxt in users.get(here, []):
+            if nxt not in seen and graph.node(nxt).op not in CONTENT_FREE:
+                seen.add(nxt)
+                stack.append(nxt)
+    return False
 
 
 def _ends(item_id: str, node: Node) -> list[list[End]]:

@@ -30,6 +30,8 @@ PRECISION_NAME = {name: f"{name}: {info.description}" for name, info in PRECISIO
 assert PRECISION_FILL.keys() == PRECISIONS.keys(), "every precision needs a colour"
 KEPT_BORDER = "#c0392b"
 SKIP_COLOUR = "#2e86c1"
+SIDE_COLOUR = "#8a949e"
+RESIDUAL_MARK = "\u21ba residual"  # on a collapsed block with a residual connection inside
 LINK_COLOUR = "#8e44ad"
 TIE_COLOUR = "#d35400"
 BOX_FILL = {1: "#fafafa", 2: "#f0f2f5", 3: "#e6e9ee", 4: "#dde1e7"}
@@ -70,6 +72,8 @@ def item_label(item, shapes: bool, params: bool) -> str:
         lines.append(small(f"kept in {item.kept}", KEPT_BORDER))
     if item.mixed:
         lines.append(small(" + ".join(item.mixed)))
+    if item.residual:
+        lines.append(small(RESIDUAL_MARK, SKIP_COLOUR, size=9))
     return "<" + "<br/>".join(lines) + ">"
 
 
@@ -125,28 +129,60 @@ def edge_attrs(edge, shapes: bool) -> dict[str, str]:
         attrs["label"] = "< " + " ".join(text) + " >"
     if edge.kind == EdgeKind.SKIP:
         attrs.update(style="dashed", color=SKIP_COLOUR, fontcolor=SKIP_COLOUR, penwidth="1.3")
+    elif edge.kind == EdgeKind.SIDE:
+        attrs.update(style="dotted", color=SIDE_COLOUR, fontcolor=SIDE_COLOUR, penwidth="1.3", arrowhead="empty")
     elif edge.kind == EdgeKind.LINK:
         attrs.update(color=LINK_COLOUR, fontcolor=LINK_COLOUR, penwidth="1.6")
     return attrs
 
 
-def legend_label(precisions: list[str], kept: bool, skips: bool, links: bool, ties: bool = False) -> str:
-    rows = ['<tr><td colspan="2" align="left"><b>precision</b></td></tr>']
-    for name in PRECISION_FILL:
-        if name in precisions:
-            rows.append(f'<tr><td bgcolor="{PRECISION_FILL[name]}" width="18"> </td>'
-                        f'<td align="left">{html(PRECISION_NAME[name])}</td></tr>')
+def title_attrs() -> dict[str, str]:
+    """A cluster's title, drawn as a node at the cluster's top so that arrows go around it, not through it."""
+    return {"shape": "plaintext", "margin": "0.02,0", "height": "0.2"}
+
+
+def legend_label(precisions: list[str], kept: bool, skips: bool, links: bool, ties: bool = False,
+                 sides: bool = False, marks: tuple[str, ...] = ()) -> str:
+    """The legend's rows, each only when the drawing uses it: precisions only when there are several.
+
+    ``marks`` are the label marks used: ``residual``, ``repeat``, ``up``, ``down``.  Empty when
+    nothing needs explaining.
+    """
+    rows = []
+    if len(precisions) > 1:
+        rows.append('<tr><td colspan="2" align="left"><b>precision</b></td></tr>')
+        for name in PRECISION_FILL:
+            if name in precisions:
+                rows.append(f'<tr><td bgcolor="{PRECISION_FILL[name]}" width="18"> </td>'
+                            f'<td align="left">{html(PRECISION_NAME[name])}</td></tr>')
     if kept:
         rows.append(f'<tr><td bgcolor="{PRECISION_FILL["fp32"]}" color="{KEPT_BORDER}" border="2"> </td>'
                     f'<td align="left">kept at higher precision</td></tr>')
     if skips:
         rows.append(f'<tr><td><font color="{SKIP_COLOUR}"><b>- - &gt;</b></font></td>'
-                    f'<td align="left">skip / residual</td></tr>')
+                    f'<td align="left">skip / residual: bypasses a path and rejoins it</td></tr>')
+    if "residual" in marks:
+        rows.append(f'<tr><td><font color="{SKIP_COLOUR}">&#8634;</font></td>'
+                    f'<td align="left">block with a residual inside</td></tr>')
+    if sides:
+        rows.append(f'<tr><td><font color="{SIDE_COLOUR}"><b>&#183;&#183;&#183;&gt;</b></font></td>'
+                    f'<td align="left">side input: mask, bias, label, context</td></tr>')
     if links:
         rows.append(f'<tr><td><font color="{LINK_COLOUR}"><b>&#8212;&gt;</b></font></td>'
                     f'<td align="left">between networks</td></tr>')
     if ties:
         rows.append(f'<tr><td><font color="{TIE_COLOUR}"><b>&#183;&#183;&#183;</b></font></td>'
                     f'<td align="left">shared (tied) weight</td></tr>')
+    for mark, text in LABEL_MARKS:
+        if mark in marks:
+            rows.append(f'<tr><td>{html(MARK_GLYPH[mark])}</td><td align="left">{html(text)}</td></tr>')
+    if not rows:
+        return ""
     return ('<<table border="0" cellborder="1" cellspacing="2" cellpadding="3" color="#cccccc">'
             + "".join(rows) + "</table>>")
+
+
+MARK_GLYPH = {"repeat": "\u00d7N", "up": "\u00d7N\u2191", "down": "/N"}
+LABEL_MARKS = (("repeat", "N copies of a block, each with its own weights"),
+               ("up", "upsampling: height and width N times larger"),
+               ("down", "stride N: height and width N times smaller"))
