@@ -20,7 +20,7 @@ EXAMPLES = """examples:
   agqc build specs/cgan.agq            # check, then write build/cgan/: .py, .dot, .svg, summary, .pt2
   agqc build specs/vae.agq -o out/     # write into out/ instead
   agqc check specs/*.agq               # shapes, names and precision only (fast, no torch)
-  agqc draw specs/cgan.agq -o cgan.png # a drawing for a slide (svg, png, pdf or dot)
+  agqc draw specs/cgan.agq -o cgan.png # a drawing for a slide (svg, png, pdf, dot or html)
   agqc draw specs/cgan.agq --depth 0   # networks as single boxes: the model at a glance
   agqc emit specs/cgan.agq -o cgan.py  # standalone PyTorch source
   agqc fmt --check specs/*.agq         # is every spec in the canonical layout? (--write fixes them)
