@@ -260,3 +260,38 @@ model M {
     row = spec.train(progress=False).history[0]
     dead = {k: v for k, v in row.items() if k.startswith("dead ")}
     assert len(dead) == 1 and all(0.0 <= v <= 1.0 for v in dead.values()), row
+
+
+@pytest.mark.parametrize("target, changed", [("Hidden", {"net.hidden1", "net.hidden2"}), ("out", {"net.out"}),
+                                             ("net", {"net.hidden1", "net.hidden2", "net.out"})])
+def test_init_reaches_exactly_the_block_layer_or_network_named(tmp_path, target, changed):
+    body = """
+block Hidden(x: [B, F]) -> [B, 16] {
+    h = x -> linear(16) -> relu()
+    return h
+}
+block Net(x: [B, 1, 8, 8]) -> [B, 10] {
+    h = x -> flatten() -> Hidden() -> Hidden() -> linear(10) as out
+    return h
+}
+model M {
+    classifier net = Net()
+    train {
+        data = digits()
+        optimizer = adam()
+        INIT
+        steps = 1
+    }
+}
+"""
+    plain = make_trainer(*_spec_and_plan(tmp_path, body.replace("INIT", ""), "plain.agq"))
+    inited = make_trainer(*_spec_and_plan(tmp_path, body.replace("INIT", f"init {target} = normal(std=0.5)"),
+                                          "init.agq"))
+    differ = {".".join(k.split(".")[:2]) for k, v in plain.model.state_dict().items()
+              if k.endswith("weight") and not torch.equal(v, inited.model.state_dict()[k])}
+    assert differ == changed
+
+
+def _spec_and_plan(tmp_path, text, name):
+    spec = _spec(tmp_path, text, name)
+    return spec, spec.program.train
