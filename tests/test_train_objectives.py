@@ -295,3 +295,27 @@ model M {
 def _spec_and_plan(tmp_path, text, name):
     spec = _spec(tmp_path, text, name)
     return spec, spec.program.train
+
+
+def test_freezing_one_layer_trains_the_rest_of_its_network(tmp_path):
+    spec = _spec(tmp_path, """
+block Net(x: [B, 1, 8, 8]) -> [B, 10] {
+    h = x -> flatten() -> linear(16) as body -> relu() -> linear(10) as out
+    return h
+}
+model M {
+    classifier net = Net()
+    train {
+        data = digits()
+        optimizer = sgd(lr=0.1)
+        freeze = out
+        steps = 2
+    }
+}
+""", "partial.agq")
+    trainer = make_trainer(spec, spec.program.train)
+    before = _weights(trainer.model)
+    trainer.run()
+    after = trainer.model.state_dict()
+    assert torch.equal(before["net.out.weight"], after["net.out.weight"])
+    assert not torch.equal(before["net.body.weight"], after["net.body.weight"])
