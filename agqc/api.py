@@ -113,20 +113,24 @@ class Spec:
         return summarize(self.program)
 
     def to_dot(self, depth: int | None = None, network: str | None = None, direction: str = "TB",
-               shapes: bool = True, params: bool = True, block: str | None = None) -> str:
+               shapes: bool = True, params: bool = True, block: str | None = None, theme: str = "default",
+               frozen: str | None = None) -> str:
         """The drawing as DOT text; ``depth=None`` picks the deepest level that stays readable.
 
-        ``network`` draws one network alone, ``block`` one block as the model first uses it.
+        ``network`` draws one network alone, ``block`` one block as the model first uses it;
+        ``theme``: ``default``, ``print`` (black on white, greyscale-safe) or ``colorblind``;
+        ``frozen``: a stage of the train section, whose frozen networks, blocks and layers are marked ❄.
         """
         self.require_model()
         from .backends.drawing import DrawOptions, to_dot
         if network is not None:
             self.require_network(network)
         return to_dot(self.program, DrawOptions(depth=depth, network=network, block=block, direction=direction,
-                                               shapes=shapes, params=params))
+                                               shapes=shapes, params=params, theme=theme, frozen=frozen))
 
     def to_html(self, depth: int | None = None, network: str | None = None, direction: str = "TB",
-                shapes: bool = True, params: bool = True, block: str | None = None) -> str:
+                shapes: bool = True, params: bool = True, block: str | None = None, theme: str = "default",
+                frozen: str | None = None) -> str:
         """The drawing as one self-contained interactive HTML page (needs Graphviz's ``dot``).
 
         Clicking a collapsed block opens its drawing beside it, clicking again closes it; hovering a
@@ -137,10 +141,13 @@ class Spec:
         if network is not None:
             self.require_network(network)
         return to_html(self.program, DrawOptions(depth=depth, network=network, block=block, direction=direction,
-                                                 shapes=shapes, params=params))
+                                                 shapes=shapes, params=params, theme=theme, frozen=frozen))
 
-    def draw(self, path: str | Path, format: str | None = None, **options) -> Path:
-        """Write the drawing (svg, png, pdf, dot or html, from ``format`` or the file's suffix)."""
+    def draw(self, path: str | Path, format: str | None = None, dpi: int | None = None, **options) -> Path:
+        """Write the drawing (svg, png, pdf, dot or html, from ``format`` or the file's suffix).
+
+        ``dpi``: a PNG's resolution (default 150); ``options`` as for ``to_dot``.
+        """
         from .backends.drawing import render_bytes
         path = Path(path)
         fmt = format or path.suffix.lstrip(".") or "svg"
@@ -148,7 +155,7 @@ class Spec:
             path.write_text(self.to_html(**options), encoding="utf-8")
             return path
         dot = self.to_dot(**options)
-        path.write_bytes(dot.encode() if fmt == "dot" else render_bytes(dot, fmt))
+        path.write_bytes(dot.encode() if fmt == "dot" else render_bytes(dot, fmt, dpi))
         return path
 
     def deploy(self, model):

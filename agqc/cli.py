@@ -119,6 +119,18 @@ def _draw_parser(sub) -> None:
     d.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top-to-bottom (default) or left-to-right")
     d.add_argument("--no-shapes", action="store_true", help="leave tensor shapes off the edges")
     d.add_argument("--no-params", action="store_true", help="leave parameter counts off")
+    d.add_argument("--dpi", type=_dpi, metavar="N", help="a PNG's resolution in dots per inch (default: 150)")
+    d.add_argument("--theme", choices=("default", "print", "colorblind"), default="default",
+                   help="print: black on white, readable in greyscale (precision written in each box); "
+                        "colorblind: Okabe-Ito colours, safe for colour-blind readers")
+    d.add_argument("--frozen", metavar="STAGE",
+                   help="mark (\u2744, dashed border) the networks, blocks and layers this train stage freezes")
+
+
+def _dpi(text: str) -> int:
+    if not text.isdigit() or not 10 <= int(text) <= 2400:
+        raise argparse.ArgumentTypeError(f"expected dots per inch from 10 to 2400, found {text!r}")
+    return int(text)
 
 
 def _depth(text: str) -> int:
@@ -267,7 +279,7 @@ def cmd_draw(args) -> int:
     spec.require_model()
     try:
         dot = spec.to_dot(args.depth, args.network, args.direction, not args.no_shapes, not args.no_params,
-                          args.block)
+                          args.block, args.theme, args.frozen)
     except (KeyError, DrawingTooBig) as err:
         print(f"agqc: error: {err.args[0]}", file=sys.stderr)
         return 1
@@ -282,7 +294,7 @@ def cmd_draw(args) -> int:
             return 1
         try:
             page = spec.to_html(args.depth, args.network, args.direction, not args.no_shapes, not args.no_params,
-                                args.block)
+                                args.block, args.theme, args.frozen)
         except RenderError as err:
             print(f"agqc: error: {err}; nothing written", file=sys.stderr)
             return 1
@@ -297,7 +309,7 @@ def cmd_draw(args) -> int:
               file=sys.stderr)
         return 1
     try:
-        content = dot if fmt == "dot" else render_bytes(dot, fmt)
+        content = dot if fmt == "dot" else render_bytes(dot, fmt, args.dpi)
     except RenderError as err:
         print(f"agqc: error: {err}; nothing written", file=sys.stderr)
         return 1

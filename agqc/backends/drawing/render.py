@@ -40,10 +40,11 @@ def _with_default(dot_text: str, attribute: str) -> str:
     return dot_text if header is None else f"{dot_text[:header.end()]} graph [{attribute}];{dot_text[header.end():]}"
 
 
-def render_bytes(dot_text: str, fmt: str) -> bytes:
+def render_bytes(dot_text: str, fmt: str, dpi: int | None = None) -> bytes:
+    """``dpi``: a PNG's resolution (default ``PNG_DPI``); other formats are vectors and ignore it."""
     if not have_dot():
         raise FileNotFoundError(INSTALL_HINT)
-    source = _with_default(dot_text, f'dpi="{PNG_DPI}"') if fmt == "png" else dot_text
+    source = _with_default(dot_text, f'dpi="{dpi or PNG_DPI}"') if fmt == "png" else dot_text
     # The package's own command and runner, with a time limit its `pipe` does not offer.
     try:
         proc = execute.run_check(dot_command.command("dot", fmt), input=source.encode(), capture_output=True,
@@ -60,5 +61,5 @@ def render_bytes(dot_text: str, fmt: str) -> bytes:
     return proc.stdout
 
 
-def render(dot_text: str, out: Path, fmt: str) -> None:
-    out.write_bytes(render_bytes(dot_text, fmt))
+def render(dot_text: str, out: Path, fmt: str, dpi: int | None = None) -> None:
+    out.write_bytes(render_bytes(dot_text, fmt, dpi))

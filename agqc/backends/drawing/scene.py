@@ -65,6 +65,8 @@ class DrawOptions:
     direction: str = "TB"
     shapes: bool = True
     params: bool = True
+    theme: str = "default"  # style.THEMES: default, print (black on white, greyscale-safe), colorblind
+    frozen: str | None = None  # a train stage: mark the networks, blocks and layers it freezes (frozen.py)
 
 
 @dataclass
