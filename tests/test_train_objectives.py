@@ -319,3 +319,26 @@ model M {
     after = trainer.model.state_dict()
     assert torch.equal(before["net.out.weight"], after["net.out.weight"])
     assert not torch.equal(before["net.body.weight"], after["net.body.weight"])
+
+
+def test_a_data_path_is_read_from_the_specs_folder_wherever_agqc_runs(tmp_path, monkeypatch):
+    import numpy as np
+    folder = tmp_path / "course"
+    folder.mkdir()
+    np.savez(folder / "mine.npz", images=np.random.rand(40, 1, 8, 8).astype("float32"),
+             labels=np.arange(40) % 10)
+    (folder / "m.agq").write_text(MLP + """
+model M {
+    classifier net = MLP()
+    train {
+        data = npz(path="mine.npz")
+        batch = 8
+        optimizer = adam()
+        steps = 1
+    }
+}
+""")
+    monkeypatch.chdir(tmp_path)  # not the spec's folder
+    spec = agqc.load("course/m.agq")
+    assert spec.program.train.data.dataset["path"] == str(folder / "mine.npz")
+    assert len(spec.train(progress=False).history) == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .. import ast
@@ -160,6 +161,7 @@ class _Checker:
         dataset = bind(head, datasets.DATASETS, "dataset", self.consts, self.reporter)
         if dataset is None:
             return None
+        dataset = self._anchored(dataset)
         try:
             described = datasets.DATASETS[dataset.name].describe(dataset.kwargs)
         except datasets.DataMissing as missing:
@@ -182,6 +184,15 @@ class _Checker:
         batch = self.number(top, "batch", 64)
         assert isinstance(batch, int)
         return DataPlan(dataset, tuple(transforms), batch, tuple(fields), s.span)
+
+    def _anchored(self, dataset: Choice) -> Choice:
+        """A relative `path=` read from the spec's folder, wherever `agqc` runs (the plan keeps it absolute)."""
+        path = dataset.kwargs.get("path")
+        if not isinstance(path, str) or not path or Path(path).is_absolute():
+            return dataset
+        resolved = str((Path(self.program.file).resolve().parent / path).resolve())
+        return Choice(dataset.name, tuple((k, resolved if k == "path" else v) for k, v in dataset.params),
+                      dataset.span)
 
     def _transformed(self, fields: list[FieldType], choice: Choice, span: Span) -> list[FieldType] | None:
         transform = datasets.TRANSFORMS[choice.name]
