@@ -114,8 +114,14 @@ class Spec:
 
     def to_dot(self, depth: int | None = None, network: str | None = None, direction: str = "TB",
                shapes: bool = True, params: bool = True, block: str | None = None, theme: str = "default",
-               frozen: str | None = None) -> str:
-        """The drawing as DOT text; ``depth=None`` picks the deepest level that stays readable.
+               frozen: str | None = None, expand: str | tuple[str, ...] = (), range: str | None = None) -> str:
+        """The drawing as DOT text; ``depth=None`` picks the deepest level that fits a 16:9 slide
+        with text of at least 12 px, wrapping long chains into columns (a ``NotReadable`` warning
+        when nothing fits).
+
+        ``expand``: names to open as well, the rest kept at the depth (``"h.0"``: one copy of a
+        repeat; ``"GPT2Block"``: a block by name, every instance the drawing shows, else the first);
+        ``range``: ``"FROM:TO"``, only the part between two named nodes.
 
         ``network`` draws one network alone, ``block`` one block as the model first uses it;
         ``theme``: ``default``, ``print`` (black on white, greyscale-safe) or ``colorblind``;
@@ -126,11 +132,12 @@ class Spec:
         if network is not None:
             self.require_network(network)
         return to_dot(self.program, DrawOptions(depth=depth, network=network, block=block, direction=direction,
-                                               shapes=shapes, params=params, theme=theme, frozen=frozen))
+                                               shapes=shapes, params=params, theme=theme, frozen=frozen,
+                                               expand=_names(expand), range=_span(range)))
 
     def to_html(self, depth: int | None = None, network: str | None = None, direction: str = "TB",
                 shapes: bool = True, params: bool = True, block: str | None = None, theme: str = "default",
-                frozen: str | None = None) -> str:
+                frozen: str | None = None, expand: str | tuple[str, ...] = (), range: str | None = None) -> str:
         """The drawing as one self-contained interactive HTML page (needs Graphviz's ``dot``).
 
         Clicking a collapsed block opens its drawing beside it, clicking again closes it; hovering a
@@ -141,7 +148,8 @@ class Spec:
         if network is not None:
             self.require_network(network)
         return to_html(self.program, DrawOptions(depth=depth, network=network, block=block, direction=direction,
-                                                 shapes=shapes, params=params, theme=theme, frozen=frozen))
+                                                 shapes=shapes, params=params, theme=theme, frozen=frozen,
+                                                 expand=_names(expand), range=_span(range)))
 
     def draw(self, path: str | Path, format: str | None = None, dpi: int | None = None, **options) -> Path:
         """Write the drawing (svg, png, pdf, dot or html, from ``format`` or the file's suffix).
@@ -216,6 +224,20 @@ class NetworkView:
 
     def _repr_svg_(self) -> str | None:
         return _svg(self.to_dot())
+
+
+def _names(expand: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return (expand,) if isinstance(expand, str) else tuple(expand)
+
+
+def _span(text: str | None) -> tuple[str, str] | None:
+    """``"FROM:TO"`` -> ``("FROM", "TO")``; a ``KeyError`` (the user's mistake) when it is not two names."""
+    if text is None:
+        return None
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.strip() for p in parts):
+        raise KeyError(f"--range expects FROM:TO, two node names such as `wpe:ln_f`; found `{text}`")
+    return parts[0].strip(), parts[1].strip()
 
 
 def _svg(dot: str) -> str | None:

@@ -113,7 +113,14 @@ def _draw_parser(sub) -> None:
                         "opens a block and hovering a node shows its shapes, parameters, precision and .agq line")
     d.add_argument("--depth", type=_depth, metavar="N",
                    help="collapse blocks nested deeper than N (0: each network one box; default: the deepest "
-                        "level that stays readable)")
+                        "level that fits a 16:9 slide with text of 12 px or more, long chains wrapped into columns; "
+                        "a warning when nothing fits)")
+    d.add_argument("--expand", metavar="NAME", action="append", default=[],
+                   help="open this too, the rest kept at the depth: a node (attn, h.0/attn), one copy of a repeat "
+                        "(h.0; h opens the first) or a block by name (GPT2Block: every instance the drawing "
+                        "shows, else the first); repeatable")
+    d.add_argument("--range", metavar="FROM:TO",
+                   help="draw only the part between two named nodes (wpe:ln_f), as Keras' plot_model(layer_range)")
     d.add_argument("--network", metavar="NAME", help="draw only this network")
     d.add_argument("--block", metavar="NAME", help="draw only this block, as the model first uses it")
     d.add_argument("--direction", choices=("TB", "LR"), default="TB", help="top-to-bottom (default) or left-to-right")
@@ -273,13 +280,19 @@ def cmd_build(args) -> int:
 
 
 def cmd_draw(args) -> int:
-    from .backends.drawing import INSTALL_HINT, DrawingTooBig, RenderError, have_dot, render_bytes
+    from .backends.drawing import INSTALL_HINT, DrawingTooBig, NotReadable, RenderError, have_dot, render_bytes
     from .build import output_stem, write_atomically
     spec = _load(args.spec)
     spec.require_model()
+    import warnings
     try:
-        dot = spec.to_dot(args.depth, args.network, args.direction, not args.no_shapes, not args.no_params,
-                          args.block, args.theme, args.frozen)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            dot = spec.to_dot(args.depth, args.network, args.direction, not args.no_shapes, not args.no_params,
+                              args.block, args.theme, args.frozen, tuple(args.expand), args.range)
+        for warning in said:
+            if issubclass(warning.category, NotReadable):
+                print(f"agqc: warning: {warning.message}", file=sys.stderr)
     except (KeyError, DrawingTooBig) as err:
         print(f"agqc: error: {err.args[0]}", file=sys.stderr)
         return 1
@@ -293,8 +306,10 @@ def cmd_draw(args) -> int:
                   f"  To draw it, {INSTALL_HINT}.", file=sys.stderr)
             return 1
         try:
-            page = spec.to_html(args.depth, args.network, args.direction, not args.no_shapes, not args.no_params,
-                                args.block, args.theme, args.frozen)
+            with warnings.catch_warnings(record=True):  # said above
+                page = spec.to_html(args.depth, args.network, args.direction, not args.no_shapes,
+                                    not args.no_params, args.block, args.theme, args.frozen, tuple(args.expand),
+                                    args.range)
         except RenderError as err:
             print(f"agqc: error: {err}; nothing written", file=sys.stderr)
             return 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ...ir import Program
 from .dot import write_dot
+from .fit import NotReadable, layout
 from .frozen import frozen_ids, stage_selectors
 from .html import to_html
 from .model_scene import DrawingTooBig, build_scene
@@ -15,8 +16,8 @@ from .render import FORMATS, INSTALL_HINT, RenderError, have_dot, render, render
 from .scene import DrawOptions, Scene
 from .style import THEMES, look
 
-__all__ = ["DrawingTooBig", "DrawOptions", "FORMATS", "INSTALL_HINT", "RenderError", "Scene", "THEMES", "build_scene",
-           "have_dot", "render", "render_bytes", "to_dot", "to_html"]
+__all__ = ["DrawingTooBig", "DrawOptions", "FORMATS", "INSTALL_HINT", "NotReadable", "RenderError", "Scene", "THEMES",
+           "build_scene", "have_dot", "render", "render_bytes", "to_dot", "to_html"]
 
 
 def to_dot(program: Program, options: DrawOptions | None = None) -> str:
@@ -25,7 +26,9 @@ def to_dot(program: Program, options: DrawOptions | None = None) -> str:
         raise KeyError(f"no drawing theme `{options.theme}`; the themes are {', '.join(THEMES)}")
     if options.frozen is not None:
         stage_selectors(program, options.frozen)  # an unknown stage is the user's error, before any drawing
-    scene = build_scene(program, options)
-    frozen = frozen_ids(program, scene, options)
-    with look(options.theme, frozen, options.frozen or ""):
-        return write_dot(scene, options)
+
+    def write(scene: Scene, columns: int) -> str:
+        frozen = frozen_ids(program, scene, options)
+        with look(options.theme, frozen, options.frozen or ""):
+            return write_dot(scene, options, columns)
+    return layout(program, options, write)[0]  # the depth and columns that fit a slide (fit.py)

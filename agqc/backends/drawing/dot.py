@@ -20,7 +20,8 @@ def attrs(pairs: dict[str, str]) -> str:
     return ", ".join(f"{k}={v if v.startswith('<') else quote(v)}" for k, v in pairs.items())
 
 
-def write_dot(scene: Scene, options: DrawOptions) -> str:
+def write_dot(scene: Scene, options: DrawOptions, columns: int = 1) -> str:
+    """DOT text; ``columns`` > 1 wraps the drawing's longest chain into that many columns (``_wrap``)."""
     title = f"<<b>{style.html(scene.title)}</b>"
     if options.params:
         title += "  " + style.small(f"{style.count(scene.params)} parameters", size=11)
@@ -33,6 +34,7 @@ def write_dot(scene: Scene, options: DrawOptions) -> str:
     lines += _box_body(scene.root, scene, options, "  ")
     side = set(scene.side_by_side)
     crossed = _titles_crossed(scene)
+    loose, tops = _wrap(scene, columns, crossed) if columns > 1 else (set(), [])
     for edge in scene.edges:
         extra = style.edge_attrs(edge, options.shapes)
         titles = crossed.get(edge.dst, {}).get(edge.src, 0) if edge.kind != EdgeKind.TIE else 0
@@ -40,14 +42,88 @@ def write_dot(scene: Scene, options: DrawOptions) -> str:
             extra["minlen"] = str(1 + titles)
         if edge.kind == EdgeKind.LINK and _top(edge.src) in side and _top(edge.dst) in side:
             extra["constraint"] = "false"  # networks side by side: G's output crosses over to D's top
+        if (edge.src, edge.dst) in loose:
+            extra["constraint"] = "false"  # from the foot of one column to the head of the next
         lines.append(f"  {quote(edge.src)} -> {quote(edge.dst)}" + (f" [{attrs(extra)}];" if extra else ";"))
     if scene.side_by_side:
         titles = [quote(_title_id(b)) for b in scene.side_by_side]
         lines.append("  { rank=same; " + " -> ".join(titles) + ' [style="invis"]; }')  # in the order declared
+    if tops:  # each column's head on the first column's rank, in order left to right
+        lines.append("  { rank=same; " + " -> ".join(map(quote, tops)) + ' [style="invis"]; }')
     lines += _next_to_consumer(scene)
     lines += _legend(scene)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _wrap(scene: Scene, columns: int, crossed: dict[str, dict[str, int]]) -> tuple[set[tuple[str, str]], list[str]]:
+    """Wrap the longest chain into ``columns`` columns: the arrows that cross from one column to the next
+    (laid out without pulling their ends apart) and the node heading each column (to share one rank).
+
+    Ranks are dot's own rule (each node one below what feeds it; a box's title just above it); the chain
+    is the box that holds most of the drawing's height, descending from the whole drawing while one part
+    holds most of it; its parts
+    (items and inner boxes), in rank order with overlapping ones kept together, are cut into columns of
+    about equal height, between parts only, so a block is never split.
+    """
+    import networkx
+
+    g = networkx.DiGraph()
+    side = set(scene.side_by_side)
+    for e in scene.edges:
+        if e.kind == EdgeKind.TIE or (e.kind == EdgeKind.LINK and _top(e.src) in side and _top(e.dst) in side):
+            continue
+        g.add_edge(e.src, e.dst, minlen=1 + crossed.get(e.dst, {}).get(e.src, 0))
+    if not networkx.is_directed_acyclic_graph(g):
+        return set(), []
+    rank: dict[str, int] = {}
+    for n in networkx.topological_sort(g):
+        rank[n] = max((rank[p] + g[p][n]["minlen"] for p in g.predecessors(n)), default=0)
+
+    def parts(box: Box) -> list[tuple[int, int, set[str], Box | None]]:
+        out = [(rank[i.id], rank[i.id], {i.id}, None) for i in box.items if i.id in rank]
+        for inner in box.boxes:
+            ids = (_inside(inner) | {_title_id(inner.id)}) & rank.keys()
+            if ids:
+                out.append((min(rank[i] for i in ids), max(rank[i] for i in ids), ids, inner))
+        return sorted(out, key=lambda p: (p[0], p[1]))
+
+    box = scene.root
+    while True:
+        here = parts(box)
+        if not here:
+            return set(), []
+        height = max(p[1] for p in here) - min(p[0] for p in here) + 1
+        tallest = max(here, key=lambda p: p[1] - p[0])
+        if tallest[3] is None or (tallest[1] - tallest[0] + 1) < 0.7 * height:
+            break
+        box = tallest[3]
+    groups: list[list] = []  # parts whose ranks overlap stay together: [first, last, ids, head]
+    for first, last, ids, inner in here:
+        if groups and first <= groups[-1][1]:
+            groups[-1][1] = max(groups[-1][1], last)
+            groups[-1][2] |= ids
+        else:
+            head = _title_id(inner.id) if inner is not None else min(ids)
+            groups.append([first, last, set(ids), head])
+    total = groups[-1][1] - groups[0][0] + 1
+    if len(groups) < columns:
+        return set(), []
+    cuts, start = [], groups[0][0]
+    for k, (first, _, _, _) in enumerate(groups[1:], 1):
+        if len(cuts) < columns - 1 and first - start >= total / columns:
+            cuts.append(k)
+            start = first
+    if not cuts:
+        return set(), []
+    column_of: dict[str, int] = {}
+    bounds = [0] + cuts + [len(groups)]
+    for c in range(len(bounds) - 1):
+        for group in groups[bounds[c]:bounds[c + 1]]:
+            column_of.update(dict.fromkeys(group[2], c))
+    loose = {(e.src, e.dst) for e in scene.edges
+             if e.src in column_of and e.dst in column_of and column_of[e.src] < column_of[e.dst]}
+    return loose, [groups[b][3] for b in bounds[:-1]]
 
 
 def _title_id(box_id: str) -> str:

@@ -12,6 +12,7 @@ from ...ir import Graph, Program
 from ...kinds import GraphKind, NodeKind
 from ...passes.annotate import annotate
 from ...policy import MAX_DRAWN_ITEMS, READABLE_ITEMS
+from .choose import cut_range, openings
 from .scene import (
     CONTENT_FREE,
     Box,
@@ -28,31 +29,47 @@ from .scene import (
 )
 
 
-def build_scene(program: Program, options: DrawOptions) -> Scene:
+def build_scene(program: Program, options: DrawOptions, depth: int | None = None) -> Scene:
+    """The scene at ``depth`` (default: ``options.depth``, else the automatic one), with what
+    ``options.expand`` opens and cut to ``options.range``."""
     annotate(program)  # a drawing reads the facts: parameters, labels, precisions, tied weights
-    depth = options.depth if options.depth is not None else auto_depth(program, options)
-    return _ModelBuilder(program, depth, MAX_DRAWN_ITEMS).scene(options)
+    if depth is None:
+        depth = options.depth if options.depth is not None else auto_depth(program, options)
+    if (options.expand or options.range) and depth < 1:
+        depth = 1  # what opens is inside a network: the networks open too
+    scene = _ModelBuilder(program, depth, MAX_DRAWN_ITEMS, openings(program, options, depth)).scene(options)
+    return cut_range(scene, options.range) if options.range else scene
 
 
 def auto_depth(program: Program, options: DrawOptions) -> int:
     """The deepest level whose drawing has at most ``READABLE_ITEMS`` items (at least 1)."""
+    return depth_candidates(program, options)[0]
+
+
+def depth_candidates(program: Program, options: DrawOptions) -> list[int]:
+    """The depths an automatic drawing may take, deepest first: those whose drawing has at most
+    ``READABLE_ITEMS`` items, then level 1 (a block alone: always 1); level 0 (networks as
+    boxes) only when level 1 is past what can be drawn at all.  ``fit.py`` takes the first that
+    fits a slide."""
+    annotate(program)
     tops = ([block_graph(program, options.block)] if options.block
             else [program.graph(n.graph) for n in program.networks])
     deepest = 1 + max((_nesting(program, g) for g in tops), default=0)
+    out = []
     for depth in range(deepest, 1, -1):
         try:
-            if len(_ModelBuilder(program, depth, READABLE_ITEMS).scene(options, classify=False).items()) \
-                    <= READABLE_ITEMS:
-                return depth
+            builder = _ModelBuilder(program, depth, READABLE_ITEMS, openings(program, options, depth))
+            if len(builder.scene(options, classify=False).items()) <= READABLE_ITEMS:
+                out.append(depth)
         except DrawingTooBig:
             continue
     if options.block:
-        return 1  # a block alone is drawn open, or not at all
+        return out + [1]  # a block alone is drawn open, or not at all
     try:  # level 1 even when busy, unless it is past what can be drawn at all: then networks as boxes
-        _ModelBuilder(program, 1, MAX_DRAWN_ITEMS).scene(options, classify=False)
-        return 1
+        _ModelBuilder(program, 1, MAX_DRAWN_ITEMS, openings(program, options, 1)).scene(options, classify=False)
+        return out + [1]
     except DrawingTooBig:
-        return 0
+        return out + [0]
 
 
 def block_graph(program: Program, name: str) -> Graph:

@@ -65,6 +65,8 @@ class DrawOptions:
     direction: str = "TB"
     shapes: bool = True
     params: bool = True
+    expand: tuple[str, ...] = ()  # open these too (a node, a repeat copy ``h.0``, a block by name): choose.py
+    range: tuple[str, str] | None = None  # draw only the part from one named node to another
     theme: str = "default"  # style.THEMES: default, print (black on white, greyscale-safe), colorblind
     frozen: str | None = None  # a train stage: mark the networks, blocks and layers it freezes (frozen.py)
 
@@ -138,8 +140,9 @@ class Scene:
 
 
 class GraphBuilder:
-    def __init__(self, program: Program, depth: int, budget: int):
+    def __init__(self, program: Program, depth: int, budget: int, opened: frozenset[str] = frozenset()):
         self.program, self.depth, self.budget = program, depth, budget
+        self.opened = opened  # ids of blocks and repeat copies drawn open whatever the depth (``--expand``)
         self.placed = 0
         self.edges: list[Edge] = []
         self.edge_set: set[Edge] = set()  # the same edges, for a constant-time "drawn already?"
@@ -187,7 +190,7 @@ class GraphBuilder:
             return self.op_item(graph, node, prefix, box, ins)
         if node.kind == NodeKind.REPEAT:
             return self.repeat(graph, node, prefix, level, box, ins)
-        if level + 1 > self.depth:
+        if level + 1 > self.depth and prefix + node.name not in self.opened:
             return self.collapsed(graph, node, prefix, box, ins, node.op, ItemKind.BLOCK)
         named = _named(node.name, node.op, snake=True)
         inner = Box(prefix + node.name, BoxKind.BLOCK, f"{named}: {node.op}" if named else node.op,
@@ -222,15 +225,45 @@ class GraphBuilder:
 
     def repeat(self, graph: Graph, node: Node, prefix: str, level: int, box: Box, ins) -> list[list[End]]:
         copy_graph, name = self.program.repeat_copy(node)
-        if level + 1 > self.depth:
+        chosen = {i for i in range(node.count) if f"{prefix}{node.name}.{i}" in self.opened}
+        if level + 1 > self.depth and not chosen:
             return self.collapsed(graph, node, prefix, box, ins, f"{name} \u00d7{node.count}", ItemKind.REPEAT)
         carried, free = ins[:len(node.outputs)], ins[len(node.outputs):]
+        if level + 1 > self.depth:  # only the chosen copies open; each run of the others is one box
+            return self.some_copies(node, prefix, level, box, carried, free, chosen)
         for i in range(node.count):
             copy = Box(f"{prefix}{node.name}.{i}", BoxKind.COPY, f"{name} [{i + 1}/{node.count}]",
                        params=self.graph_params(copy_graph.key), level=level + 1)
             box.boxes.append(copy)
             carried = self.expand(copy_graph, copy.id + "/", level + 1, copy,
                                   dict(zip(copy_graph.inputs, carried + free)))
+        return carried
+
+    def some_copies(self, node: Node, prefix: str, level: int, box: Box, carried, free, chosen: set[int]):
+        copy_graph, name = self.program.repeat_copy(node)
+        i = 0
+        while i < node.count:
+            if i in chosen:
+                copy = Box(f"{prefix}{node.name}.{i}", BoxKind.COPY, f"{name} [{i + 1}/{node.count}]",
+                           params=self.graph_params(copy_graph.key), level=level + 1)
+                box.boxes.append(copy)
+                carried = self.expand(copy_graph, copy.id + "/", level + 1, copy,
+                                      dict(zip(copy_graph.inputs, carried + free)))
+                i += 1
+                continue
+            last = min([c for c in chosen if c > i] + [node.count]) - 1  # copies i..last stay shut
+            many = last > i
+            shown = ", ".join(str(e[0].type) for e in carried if e)
+            item = Item(f"{prefix}{node.name}.{i}", ItemKind.REPEAT if many else ItemKind.BLOCK,
+                        f"{name} \u00d7{last - i + 1}" if many else name,
+                        name=f"{node.name}.{i}\u2013{last}" if many else f"{node.name}.{i}",
+                        shapes=f"{shown} \u2192 {', '.join(str(t) for t in node.outputs)}",
+                        params=self.graph_params(copy_graph.key) * (last - i + 1), precision=node.precision.name,
+                        residual=self.has_residual(copy_graph.key))
+            box.items.append(item)
+            self.connect(carried + free, item.id)
+            carried = _ends(item.id, node)
+            i = last + 1
         return carried
 
     def connect(self, ins: list[list[End]], dst: str) -> None:
