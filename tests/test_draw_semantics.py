@@ -178,3 +178,9 @@ def test_the_label_embedding_sits_beside_its_concat_and_edges_miss_titles():
     y = {f[1].strip('"'): float(f[3]) for f in (line.split() for line in plain.splitlines()) if f[0] == "node"}
     assert y["D/embedding"] == y["D/flatten"]
     assert y["title:D"] > y["D/embedding"] and y["title:G"] == y["title:D"]  # plain's y grows upwards
+
+
+def test_a_projection_shortcut_block_carries_the_residual_mark():
+    scene = build_scene(agqc.load(ROOT / "specs/resnet.agq").program, DrawOptions(depth=1))
+    blocks = {i.title: i.residual for i in scene.items() if i.kind == "block"}
+    assert blocks == {"BasicBlock": True, "DownBlock": True}  # `shortcut(x) + f(x)` adds two paths out of x

@@ -299,7 +299,23 @@ def _graph_has_residual(graph: Graph, inner) -> bool:
             starts = [u for u in users.get(src, []) if u != node.name and graph.node(u).op not in CONTENT_FREE]
             if any(_reaches(graph, users, start, node.name) for start in starts):
                 return True
+        if node.op == "add" and _common_ancestor(graph, [s for s, _ in node.inputs]):
+            return True  # a projection shortcut: `conv1x1(x) + f(x)` adds two paths out of one value
     return False
+
+
+def _common_ancestor(graph: Graph, sources: list[str]) -> bool:
+    """Whether two of ``sources`` (the inputs of one add) are computed from a common value."""
+    def ancestors(name: str) -> set[str]:
+        seen, stack = {name}, [name]
+        while stack:
+            for src, _ in graph.node(stack.pop()).inputs:
+                if src not in seen and graph.node(src).op not in CONTENT_FREE:
+                    seen.add(src)
+                    stack.append(src)
+        return seen
+    found = [ancestors(s) for s in dict.fromkeys(sources)]
+    return any(a & b for i, a in enumerate(found) for b in found[i + 1:])
 
 
 def _reaches(graph: Graph, users: dict[str, list[str]], start: str, goal: str) -> bool:
