@@ -51,9 +51,10 @@ def frozen_ids(program: Program, scene: Scene, options: DrawOptions) -> frozense
             return False
         if len(parts) == 1:
             return not options.block and ("*" in networks or parts[0] in networks)
-        node = _walk(program, graph, parts[1:])
-        if node is None:
+        found = walk(program, graph, parts[1:])
+        if found is None:
             return False
+        node = found[1]
         callee = _callee(program, node)
         return node.name in layers or (callee is not None and callee.class_name in classes)
 
@@ -72,7 +73,9 @@ def frozen_ids(program: Program, scene: Scene, options: DrawOptions) -> frozense
     return frozenset(marked)
 
 
-def _walk(program: Program, graph: Graph, parts: list[str]) -> Node | None:
+def walk(program: Program, graph: Graph, parts: list[str]) -> tuple[Graph, Node] | None:
+    """The node a drawn id's path names, and the graph it is in: each part is a node of the graph the
+    part before opened (a call's block, or a repeat's copy for ``h.3``); None when the path leaves the program."""
     node = None
     for i, part in enumerate(parts):
         stem, _, copy = part.rpartition(".")
@@ -87,7 +90,7 @@ def _walk(program: Program, graph: Graph, parts: list[str]) -> Node | None:
             if inner is None:
                 return None
             graph = inner
-    return node
+    return (graph, node) if node is not None else None
 
 
 def _callee(program: Program, node: Node) -> Graph | None:

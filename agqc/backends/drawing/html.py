@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ...ir import Graph, Network, Node, Program
 from ...kinds import GraphKind, NodeKind
+from .frozen import walk
 from .scene import DrawOptions
 
 # A node statement of the DOT writer: `  "lm/h" [label=...];` (edges read `"a" -> "b" [...]`).
@@ -129,23 +130,9 @@ class _Resolver:
         graph = self.tops.get(parts[0])
         if graph is None:
             return None
-        for i, part in enumerate(parts[1:], 1):
-            stem, _, copy = part.rpartition(".")
-            if graph.has(part):
-                node = graph.node(part)
-            elif copy.isdigit() and graph.has(stem) and graph.node(stem).kind == NodeKind.REPEAT:
-                node = graph.node(stem)
-            else:
-                return None
-            if i == len(parts) - 1:
-                return (graph, node) if graph.has(part) else None
-            if node.kind == NodeKind.REPEAT:
-                graph = self.program.repeat_copy(node)[0]
-            elif node.callee:
-                graph = self.program.graph(node.callee)
-            else:
-                return None
-        return None
+        found = walk(self.program, graph, parts[1:])
+        # the id names a node of the graph it was found in, not a repeat copy (`h.3`) standing for one
+        return found if found is not None and found[0].has(parts[-1]) else None
 
     def node_text(self, graph: Graph, node: Node, dot_id: str, sources: _Sources) -> tuple[str, Target | None]:
         ins = _types(graph.type_of(r) for r in node.inputs)
