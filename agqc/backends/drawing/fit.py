@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ...ir import Program
 from ...policy import READABLE_ITEMS
 from .model_scene import build_scene, depth_candidates
-from .render import have_dot, render_bytes
+from .render import RenderError, have_dot, render_bytes
 from .scene import DrawOptions, Scene
 
 SLIDE_PX = (1920, 1080)
@@ -79,7 +79,10 @@ def layout(program: Program, options: DrawOptions, write: Writer) -> tuple[str, 
         previous = 0.0
         for columns in range(1, MAX_COLUMNS + 1):
             text = write(scene, columns)
-            fit = measure(text)
+            try:
+                fit = measure(text)
+            except RenderError:  # dot failed or ran out of time: drawing it will say so, clearly
+                return text, None
             if best is None or fit.text_px > best[1].text_px:
                 best = (text, fit)
             if fit.fits:
