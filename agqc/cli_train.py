@@ -1,4 +1,4 @@
-"""The training commands: ``agqc train``, ``agqc eval`` and ``agqc sample``.
+"""The training commands: ``agqc train``, ``agqc eval``, ``agqc sample`` and ``agqc sweep``.
 
 Takes the parsed arguments (``add_parsers`` declares them on ``agqc.cli``'s parser);
 returns an exit status like every command: 0 fine, 1 the user's problem (a spec with
@@ -34,6 +34,13 @@ def add_parsers(sub) -> None:
     s.add_argument("-n", type=_positive, default=64, help="how many (default 64)")
     s.add_argument("--seed", type=_natural, default=0)
     s.add_argument("-o", "--output", default="samples.png", help="PNG to write (default samples.png)")
+    w = sub.add_parser("sweep", help="train once per seed; the final metric's mean, std, min, max, range")
+    w.add_argument("spec")
+    w.add_argument("--seeds", required=True, help="0..19 (inclusive), 3, or 1,5,9")
+    w.add_argument("--jobs", type=_positive, default=1, help="runs at once, one core each (default 1)")
+    w.add_argument("-o", "--output", metavar="DIR", help="sweep folder (default: runs/<spec name>-sweep/)")
+    w.add_argument("--epochs", type=_positive, help="epochs per stage, instead of the spec's")
+    w.add_argument("--metric", help="metrics.csv column (default val_accuracy for classifiers, else val_loss)")
 
 
 def _positive(text: str) -> int:
@@ -195,4 +202,31 @@ def cmd_sample(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample}
+def cmd_sweep(args) -> int:
+    from .train import sweep as sw
+    try:
+        seeds = sw.parse_seeds(args.seeds)
+    except ValueError as err:
+        print(f"agqc: error: {err}", file=sys.stderr)
+        return 1
+    spec = _trainable(args.spec)
+    if spec is None:
+        return 1
+    from .build import output_stem
+    out = Path(args.output or Path("runs") / f"{output_stem(args.spec)}-sweep")
+    result = sw.sweep(args.spec, spec.program.train, seeds, out, args.jobs, args.epochs, args.metric)
+    result.write()
+    stats = result.summary()
+    if stats:
+        print(f"{result.metric} over {stats['n']} seeds: mean {stats['mean']:.6g}  std {stats['std']:.6g}  "
+              f"min {stats['min']:.6g}  max {stats['max']:.6g}  range {stats['range']:.6g}")
+        print(f"wrote {out / 'sweep.csv'}, {out / 'sweep.png'}")
+    if result.failed:
+        where = ", ".join(str(out / f"seed_{k}" / "stderr.txt") for k in result.failed)
+        print(f"agqc: error: seeds {', '.join(map(str, result.failed))} failed or have no `{result.metric}` "
+              f"column; see {where}", file=sys.stderr)
+        return 1
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "sweep": cmd_sweep}

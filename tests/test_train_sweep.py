@@ -1,0 +1,67 @@
+"""``agqc sweep``: one run per seed in child processes, a CSV and a strip plot, restarts skip done runs."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from agqc.cli import main
+from agqc.train.sweep import parse_seeds
+
+pytest.importorskip("sklearn")  # the digits ship with scikit-learn
+
+TINY = """
+block Net(x: [B, 1, 8, 8]) -> [B, 10] {
+    logits = x -> flatten() -> linear(16) -> relu() -> linear(10)
+    return logits
+}
+
+model Tiny {
+    classifier net = Net()
+    train {
+        data = digits()
+        optimizer = adam(lr=1e-3)
+        epochs = 1
+        steps = 3
+        batch = 32
+    }
+}
+"""
+
+
+def _values(folder) -> dict[int, float]:
+    with open(folder / "sweep.csv", newline="") as fh:
+        return {int(r["seed"]): float(r["val_accuracy"]) for r in csv.DictReader(fh)}
+
+
+def test_sweep_trains_each_seed_and_a_restart_retrains_only_what_is_missing(tmp_path, capsys):
+    spec = tmp_path / "tiny.agq"
+    spec.write_text(TINY)
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(spec), "--seeds", "0..2", "--jobs", "2", "-o", str(out)]) == 0
+    first = _values(out)
+    assert sorted(first) == [0, 1, 2]
+    assert len(set(first.values())) > 1  # different seeds, different runs
+    assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert "mean" in capsys.readouterr().out
+
+    import shutil
+    kept = {k: (out / f"seed_{k}" / "best.safetensors").stat().st_mtime_ns for k in (0, 2)}
+    shutil.rmtree(out / "seed_1")
+    assert main(["sweep", str(spec), "--seeds", "0..2", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "seed 0: skipped" in printed and "seed 2: skipped" in printed and "seed 1: training" in printed
+    assert kept == {k: (out / f"seed_{k}" / "best.safetensors").stat().st_mtime_ns for k in (0, 2)}
+    assert _values(out) == first  # seed 1 trained again gives the same value
+
+
+@pytest.mark.parametrize("junk", ["x", "3..1", "1,,2", "0..", "1,1", "-2"])
+def test_bad_seeds_exit_1_with_a_message(junk, tmp_path, capsys):
+    assert main(["sweep", str(tmp_path / "none.agq"), f"--seeds={junk}", "-o", str(tmp_path)]) == 1
+    assert "--seeds" in capsys.readouterr().err
+
+
+def test_seed_forms():
+    assert parse_seeds("0..19") == list(range(20))
+    assert parse_seeds("3") == [3]
+    assert parse_seeds("1,5,9") == [1, 5, 9]
