@@ -1,4 +1,4 @@
-"""The command line: ``agqc build|check|draw|emit|fmt|lower|summary|ops|train|eval|sample``.
+"""The command line: ``agqc build|check|draw|emit|fmt|lower|summary|ops|train|eval|sample|sweep``.
 
 Takes argv; returns an exit status: 0 fine, 1 a problem in the user's spec
 (every diagnostic printed), 2 a bug in agqc.  ``check`` and ``summary``
