@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ...ir import Program
 from ...policy import READABLE_ITEMS
@@ -57,6 +58,7 @@ class Fit:
                 f"{SLIDE_PX[0]}x{SLIDE_PX[1]} slide")
 
 
+@lru_cache(maxsize=256)  # a spec drawn again (build, then draw; a notebook re-showing it) is not laid out again
 def measure(dot_text: str) -> Fit:
     """The drawing's size as Graphviz lays it out (``dot -Tplain``'s first line: graph scale w h, inches)."""
     head = render_bytes(dot_text, "plain").decode().split("\n", 1)[0].split()
