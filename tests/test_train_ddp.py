@@ -16,27 +16,13 @@ from torch import nn
 from agqc.cli import _load
 from agqc.cli import main as agqc_main
 from agqc.train import checkpoint, ddp, session
+from train_specs import tiny_classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # No batch norm: on CPU torch has no SyncBatchNorm, so each process would normalise by its own 16 examples.
 # No dropout: each process draws its own masks.
-CLASSIFIER = """
-block Net(x: [B, 1, 8, 8]) -> [B, 10] {
-    logits = x -> flatten() -> linear(32) -> relu() -> linear(10)
-    return logits
-}
-
-model Tiny {
-    classifier net = Net()
-    train {
-        data = digits()
-        optimizer = adam(lr=1e-3)
-        epochs = 1
-        batch = BATCH
-    }
-}
-"""
+CLASSIFIER = tiny_classifier(32, "batch = BATCH")
 
 TWO_HEADS = """
 block Two(x: [B, 1, 8, 8]) -> ([B, 10], [B, 3]) {

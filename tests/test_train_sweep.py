@@ -7,26 +7,11 @@ import pytest
 
 from agqc.cli import main
 from agqc.train.sweep import parse_seeds
+from train_specs import tiny_classifier
 
 pytest.importorskip("sklearn")  # the digits ship with scikit-learn
 
-TINY = """
-block Net(x: [B, 1, 8, 8]) -> [B, 10] {
-    logits = x -> flatten() -> linear(16) -> relu() -> linear(10)
-    return logits
-}
-
-model Tiny {
-    classifier net = Net()
-    train {
-        data = digits()
-        optimizer = adam(lr=1e-3)
-        epochs = 1
-        steps = 3
-        batch = 32
-    }
-}
-"""
+TINY = tiny_classifier(16, "steps = 3", "batch = 32")
 
 
 def _values(folder) -> dict[int, float]:

@@ -25,3 +25,23 @@ model CGAN {
     }
 }
 """.replace("DISC_END", disc_end)
+
+
+def tiny_classifier(hidden: int, *settings: str) -> str:
+    """An MLP classifier on the 8x8 digits, no batch norm or dropout, with ``settings`` in its train section."""
+    lines = "".join(f"        {s}\n" for s in settings)
+    return f"""
+block Net(x: [B, 1, 8, 8]) -> [B, 10] {{
+    logits = x -> flatten() -> linear({hidden}) -> relu() -> linear(10)
+    return logits
+}}
+
+model Tiny {{
+    classifier net = Net()
+    train {{
+        data = digits()
+        optimizer = adam(lr=1e-3)
+        epochs = 1
+{lines}    }}
+}}
+"""
