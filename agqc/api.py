@@ -1,4 +1,4 @@
-"""The Python API: ``agqc.load(path)`` -> a checked ``Spec``.
+"""The Python API: ``agqc.load(path, overrides)`` -> a checked ``Spec``.
 
 ``Spec`` wraps the checked IR program and offers ``build()`` (an
 ``nn.Module``), ``summary()``, ``parameter_counts()``, ``emit_python()``, ``draw(path)`` and
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from itertools import groupby
 from pathlib import Path
+from typing import Iterable, Mapping
 
 from .diagnostics import Diagnostic, render
 from .errorcodes import Code
@@ -245,6 +246,12 @@ def _svg(dot: str) -> str | None:
     return render_bytes(dot, "svg").decode() if have_dot() else None
 
 
-def load(path: str | Path) -> Spec:
-    """Parse and check a spec. Raises ``agqc.AgqcError`` listing every problem."""
-    return Spec(check(path))
+def load(path: str | Path, overrides: Iterable[str] | Mapping[str, object] = ()) -> Spec:
+    """Parse and check a spec. Raises ``agqc.AgqcError`` listing every problem.
+
+    ``overrides`` change the spec as ``--set`` does: ``["epochs=3", "precision=fp64"]`` or
+    ``{"epochs": 3, "WIDTH": 512}`` (agqc/overrides.py says what NAME may be).
+    """
+    from .overrides import parse_override
+    texts = [f"{k}={v}" for k, v in overrides.items()] if isinstance(overrides, Mapping) else list(overrides)
+    return Spec(check(path, tuple(parse_override(t) for t in texts)))

@@ -190,9 +190,9 @@ def _run(args) -> int:
         return 2
 
 
-def _load(path: str):
+def _load(path: str, overrides: list[str] | None = None):
     from .api import load
-    spec = load(path)
+    spec = load(path, overrides or ())
     for w in spec.warnings:
         print(render(w, spec.program.sources), file=sys.stderr)
     return spec

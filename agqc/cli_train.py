@@ -41,6 +41,12 @@ def add_parsers(sub) -> None:
     w.add_argument("-o", "--output", metavar="DIR", help="sweep folder (default: runs/<spec name>-sweep/)")
     w.add_argument("--epochs", type=_positive, help="epochs per stage, instead of the spec's")
     w.add_argument("--metric", help="metrics.csv column (default val_accuracy for classifiers, else val_loss)")
+    w.add_argument("--set", action="append", metavar="NAME=VALUE", dest="sets", type=_override,
+                   help="train with this override too; repeat a NAME for several values (a grid of all of them)")
+    for p in (t, e, s):
+        p.add_argument("--set", action="append", metavar="NAME=VALUE", dest="sets", type=_override,
+                       help="change a train setting, a const or the model's precision, e.g. epochs=3, WIDTH=512, "
+                            "precision=fp64 (repeatable)")
 
 
 def _positive(text: str) -> int:
@@ -50,6 +56,16 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _override(text: str) -> str:
+    import argparse
+
+    from .overrides import parse_override
+    try:
+        return parse_override(text).text
+    except ValueError as why:
+        raise argparse.ArgumentTypeError(str(why).removeprefix(f"--set {text}: ")) from None
+
+
 def _natural(text: str) -> int:
     import argparse
     if not text.isdigit():
@@ -57,9 +73,9 @@ def _natural(text: str) -> int:
     return int(text)
 
 
-def _trainable(path: str):
+def _trainable(path: str, sets: list[str] | None = None):
     from .cli import _load
-    spec = _load(path)
+    spec = _load(path, sets)
     spec.require_model()
     if spec.program.train is None:
         print(f"agqc: error: {path} has no `train` section, so there is nothing to train with.\n"
@@ -77,7 +93,7 @@ def cmd_train(args) -> int:
     if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
         from .train.ddp import launch
         return launch(sys.argv[1:], args.nproc)
-    spec = _trainable(args.spec)
+    spec = _trainable(args.spec, args.sets)
     if spec is None:
         return 1
     from .build import output_stem
@@ -126,7 +142,7 @@ def _device_problem(device: str) -> str | None:
 
 
 def _with_weights(args):
-    spec = _trainable(args.spec)
+    spec = _trainable(args.spec, args.sets)
     if spec is None:
         return None, None
     from .build import BuildError, read_weights
@@ -209,22 +225,31 @@ def cmd_sweep(args) -> int:
     except ValueError as err:
         print(f"agqc: error: {err}", file=sys.stderr)
         return 1
-    spec = _trainable(args.spec)
+    spec = _trainable(args.spec)  # each point of the --set grid is checked as the sweep reaches it
     if spec is None:
         return 1
     from .build import output_stem
     out = Path(args.output or Path("runs") / f"{output_stem(args.spec)}-sweep")
-    result = sw.sweep(args.spec, spec.program.train, seeds, out, args.jobs, args.epochs, args.metric)
+    try:
+        result = sw.sweep(args.spec, spec.program.train, seeds, out, args.jobs, args.epochs, args.metric,
+                          sets=args.sets)
+    except ValueError as why:
+        print(f"agqc: error: {why}", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
     result.write()
-    stats = result.summary()
-    if stats:
-        print(f"{result.metric} over {stats['n']} seeds: mean {stats['mean']:.6g}  std {stats['std']:.6g}  "
-              f"min {stats['min']:.6g}  max {stats['max']:.6g}  range {stats['range']:.6g}")
+    for point in result.points:
+        stats = result.summary(point)
+        if stats:
+            said = f"{point.label}: " if point.sets else ""
+            print(f"{said}{result.metric} over {stats['n']} seeds: mean {stats['mean']:.6g}  std {stats['std']:.6g}  "
+                  f"min {stats['min']:.6g}  max {stats['max']:.6g}  range {stats['range']:.6g}")
+    if result.results:
         print(f"wrote {out / 'sweep.csv'}, {out / 'sweep.png'}")
     if result.failed:
-        where = ", ".join(str(out / f"seed_{k}" / "stderr.txt") for k in result.failed)
-        print(f"agqc: error: seeds {', '.join(map(str, result.failed))} failed or have no `{result.metric}` "
-              f"column; see {where}", file=sys.stderr)
+        where = ", ".join(str(result.folder(p, k) / "stderr.txt") for p, k in result.failed)
+        print(f"agqc: error: {len(result.failed)} run(s) failed or have no `{result.metric}` column; see {where}",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -203,8 +203,19 @@ def did_you_mean(name: str, known: Iterable[str]) -> str | None:
     return f"did you mean `{close[0]}`?" if close else None
 
 
+# Text that is no file but is quoted like one: each `--set NAME=VALUE` is the one-line pseudo-file `--set NAME`.
+_TYPED: dict[str, str] = {}
+
+
+def typed_source(name: str, text: str) -> None:
+    """Remember ``text`` as pseudo-file ``name``'s, for diagnostics that point into it."""
+    _TYPED[name] = text
+
+
 def _display_text(file: str) -> str | None:
     """A file's text to quote a line from: only a regular file, and only its first ``MAX_FILE_BYTES``."""
+    if file in _TYPED:
+        return _TYPED[file]
     try:
         if not stat.S_ISREG(os.stat(file).st_mode):  # a FIFO or a device: never open it
             return None

@@ -21,12 +21,13 @@ from .passes.validate import validate
 from .policy import RECURSION_LIMIT
 
 
-def check(path: str | Path) -> Program:
+def check(path: str | Path, overrides: tuple = ()) -> Program:
+    """``overrides``: ``agqc.overrides.Override`` s (``--set NAME=VALUE``) applied to the main file."""
     reporter = Reporter()
     outer = sys.getrecursionlimit()
     sys.setrecursionlimit(max(outer, RECURSION_LIMIT))
     try:
-        scope = load(path, reporter)
+        scope = load(path, reporter, overrides)
         program = elaborate(scope, reporter)
         if scope.model is not None and not reporter.errors and _has_train(scope.model):
             from .train.check import check_train  # only specs with a train section pay for importing it

@@ -37,12 +37,13 @@ class Scope:
     model: ast.Model | None = None
     sources: dict[str, str] = field(default_factory=dict)
     tokens: int = 0  # read so far, in every file: the whole program has a limit as each file does
+    overrides: tuple = ()  # `--set NAME=VALUE` (agqc.overrides.Override), spliced into the main file
 
 
-def load(path: str | Path, reporter: Reporter) -> Scope:
-    """Parse the main file and its imports; evaluate constants."""
+def load(path: str | Path, reporter: Reporter, overrides: tuple = ()) -> Scope:
+    """Parse the main file and its imports, with ``overrides`` spliced into the main file; evaluate constants."""
     path = Path(path)
-    scope = Scope(main=str(path))
+    scope = Scope(main=str(path), overrides=tuple(overrides))
     root = path.resolve().parent
     order: list[ast.Module] = []
     _load_file(path, None, root, scope, reporter, [], order, set(), [])
@@ -143,6 +144,9 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
             scope.tokens = MAX_PROGRAM_TOKENS + 1  # the files not yet read are past the limit too: said once
         return
     scope.tokens += module.tokens
+    if span is None and scope.overrides:  # the main file
+        from .overrides import apply
+        module = apply(module, list(scope.overrides), scope.sources, reporter)
     check_names(module, reporter)
     stack.append(key)
     for item in module.items:

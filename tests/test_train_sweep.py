@@ -50,3 +50,29 @@ def test_seed_forms():
     assert parse_seeds("0..19") == list(range(20))
     assert parse_seeds("3") == [3]
     assert parse_seeds("1,5,9") == [1, 5, 9]
+
+
+def test_a_grid_of_set_values_trains_each_point_in_its_own_folder(tmp_path, capsys):
+    spec = tmp_path / "tiny.agq"
+    spec.write_text(TINY)
+    out = tmp_path / "grid"
+    assert main(["sweep", str(spec), "--seeds", "4", "--jobs", "2", "-o", str(out),
+                 "--set", "precision=fp64", "--set", "precision=fp32"]) == 0
+    printed = capsys.readouterr().out
+    assert "precision=fp64: val_accuracy over 1 seeds" in printed and "precision=fp32: val_accuracy" in printed
+    with open(out / "sweep.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["precision"], r["seed"], r["folder"]) for r in rows] == [
+        ("fp64", "4", "precision=fp64/seed_4"), ("fp32", "4", "precision=fp32/seed_4")]
+    from safetensors import safe_open
+    for precision, dtype in (("fp64", "F64"), ("fp32", "F32")):
+        with safe_open(str(out / f"precision={precision}" / "seed_4" / "best.safetensors"), "np") as f:
+            assert {f.get_slice(k).get_dtype() for k in f.keys()} == {dtype}  # the override reached the run
+
+
+def test_a_grid_point_that_does_not_check_is_a_diagnostic(tmp_path, capsys):
+    spec = tmp_path / "tiny.agq"
+    spec.write_text(TINY)
+    assert main(["sweep", str(spec), "--seeds", "0", "-o", str(tmp_path / "g"), "--set", "precision=fp46"]) == 1
+    assert "error[unknown-setting]: `--set precision=fp46`" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()  # nothing trained, nothing written

@@ -1,12 +1,14 @@
 """A seed sweep: the same training recipe once per seed, and the spread of its final metric.
 
 ``sweep(spec_path, plan, seeds, out, ...)`` takes a spec's path, its checked ``TrainPlan``, the
-seeds (``parse_seeds("0..19")``), a folder, and how many processes to run at once.  Each seed
-trains in a child ``python -m agqc train SPEC -o OUT/seed_<k> --seed k`` (OMP_NUM_THREADS=1, its
-stdout and stderr in that folder's stdout.txt and stderr.txt); runs already complete are
-skipped and interrupted ones resumed from last.safetensors.  It gives a ``Sweep``: the final
-epoch's metric per seed, the seeds that failed, and ``summary()`` (mean, sample standard
-deviation, minimum, maximum, range); ``write(...)`` puts sweep.csv and sweep.png in ``out``.
+seeds (``parse_seeds("0..19")``), a folder, how many processes to run at once, and optionally
+``--set NAME=VALUE`` texts: every combination of their values (``grid``) is a ``Point`` trained
+once per seed.  Each run is a child ``python -m agqc train SPEC -o OUT[/POINT]/seed_<k> --seed k
+[--set ...]`` (OMP_NUM_THREADS=1, its stdout and stderr in that folder's stdout.txt and
+stderr.txt); runs already complete are skipped and interrupted ones resumed from last.safetensors.
+It gives a ``Sweep``: the final epoch's metric per point and seed, the runs that failed, and
+``summary(point)`` (mean, sample standard deviation, minimum, maximum, range); ``write()`` puts
+sweep.csv and sweep.png (a strip plot, a column per point) in ``out``.
 """
 from __future__ import annotations
 
@@ -61,10 +63,45 @@ def state(folder: Path, total_epochs: int) -> str:
     return "resume" if (folder / "last.safetensors").is_file() else "fresh"
 
 
-def command(spec_path: str, folder: Path, seed: int, epochs: int | None, resume: bool) -> list[str]:
+def command(spec_path: str, folder: Path, seed: int, epochs: int | None, resume: bool,
+            sets: tuple[str, ...] = ()) -> list[str]:
     where = ["--resume", str(folder)] if resume else ["-o", str(folder)]
     more = ["--epochs", str(epochs)] if epochs is not None else []
-    return [sys.executable, "-m", "agqc", "train", spec_path, *where, "--seed", str(seed), *more]
+    overrides = [f"--set={text}" for text in sets]
+    return [sys.executable, "-m", "agqc", "train", spec_path, *where, "--seed", str(seed), *more, *overrides]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One combination of ``--set`` values (none: the spec as written), trained once per seed."""
+
+    sets: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.sets) or "as written"
+
+    @property
+    def folder(self) -> str:
+        """A folder name made of the settings, stable across restarts: ``precision=fp64``, ``batch=32__lr=...``."""
+        return "__".join(re.sub(r"[^\w.=+-]+", "_", text).strip("_") for text in self.sets)
+
+
+def grid(sets: list[str]) -> list[Point]:
+    """``--set`` texts -> every combination: the values given for one NAME are that NAME's axis."""
+    from itertools import product
+
+    from ..overrides import parse_override
+    axes: dict[str, list[str]] = {}
+    for text in sets:
+        o = parse_override(text)
+        if o.text not in axes.setdefault(o.name, []):
+            axes[o.name].append(o.text)
+    points = [Point(tuple(combo)) for combo in product(*axes.values())]
+    folders = [p.folder for p in points]
+    if len(set(folders)) != len(folders):
+        raise ValueError("two --set values give the same folder name; write them differently")
+    return points
 
 
 def _train_one(cmd: list[str], folder: Path) -> int:
@@ -86,15 +123,24 @@ def final_value(folder: Path, metric: str) -> float | None:
 
 @dataclass
 class Sweep:
-    """Per seed, the final epoch's metric; the seeds whose run failed; where it all is."""
+    """Per point (``--set`` combination) and seed, the final epoch's metric; the runs that failed; where."""
 
     out: Path
     metric: str
-    values: dict[int, float] = field(default_factory=dict)
-    failed: list[int] = field(default_factory=list)
+    points: list[Point] = field(default_factory=lambda: [Point()])
+    results: dict[Point, dict[int, float]] = field(default_factory=dict)
+    failed: list[tuple[Point, int]] = field(default_factory=list)
 
-    def summary(self) -> dict[str, float]:
-        v = list(self.values.values())
+    def folder(self, point: Point, seed: int) -> Path:
+        return (self.out / point.folder if point.folder else self.out) / f"seed_{seed}"
+
+    @property
+    def values(self) -> dict[int, float]:
+        """The seeds' values of the first (with no ``--set``, the only) point."""
+        return self.results.get(self.points[0], {})
+
+    def summary(self, point: Point | None = None) -> dict[str, float]:
+        v = list(self.results.get(point or self.points[0], {}).values())
         if not v:
             return {}
         spread = statistics.stdev(v) if len(v) > 1 else 0.0
@@ -102,34 +148,51 @@ class Sweep:
                 "range": max(v) - min(v)}
 
     def write(self) -> None:
+        names = [parse_name(text) for text in self.points[0].sets]
         with open(self.out / "sweep.csv", "w", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(["seed", self.metric, "folder"])
-            for seed, value in sorted(self.values.items()):
-                w.writerow([seed, repr(value), f"seed_{seed}"])
-        if self.values:
-            (self.out / "sweep.png").write_bytes(strip_plot(self.values, self.metric, self.summary()))
+            w.writerow([*names, "seed", self.metric, "folder"])
+            for point in self.points:
+                values = [text.split("=", 1)[1] for text in point.sets]
+                for seed, value in sorted(self.results.get(point, {}).items()):
+                    w.writerow([*values, seed, repr(value), self.folder(point, seed).relative_to(self.out)])
+        columns = {p.label: self.results[p] for p in self.points if self.results.get(p)}
+        if columns:
+            (self.out / "sweep.png").write_bytes(strip_plot(columns, self.metric))
 
 
-def strip_plot(values: dict[int, float], metric: str, summary: dict[str, float]) -> bytes:
-    """One dot per seed (jittered sideways by seed), the mean as a line and ±1 std as a band."""
+def parse_name(text: str) -> str:
+    return text.split("=", 1)[0].strip()
+
+
+def strip_plot(columns: dict[str, dict[int, float]], metric: str) -> bytes:
+    """Per column (a point of the grid), one dot per seed (jittered sideways by seed), the mean as a
+    line and ±1 standard deviation as a band."""
     import io
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(4, 4.5), dpi=100)
-    seeds = sorted(values)
-    xs = [((s * 0.6180339887) % 1.0 - 0.5) * 0.5 for s in seeds]
-    ax.scatter(xs, [values[s] for s in seeds], s=28, alpha=0.8, zorder=3, label="one seed")
-    mean, std = summary["mean"], summary["std"]
-    ax.axhline(mean, color="C3", lw=1.5, label=f"mean {mean:.4g}")
-    ax.axhspan(mean - std, mean + std, color="C3", alpha=0.15, label=f"±1 std {std:.2g}")
-    ax.set_xlim(-0.6, 0.6)
-    ax.set_xticks([])
+    fig, ax = plt.subplots(figsize=(1.6 + 2.2 * len(columns), 4.5), dpi=100)
+    for x, (label, values) in enumerate(columns.items()):
+        seeds = sorted(values)
+        ys = [values[s] for s in seeds]
+        mean = statistics.fmean(ys)
+        std = statistics.stdev(ys) if len(ys) > 1 else 0.0
+        xs = [x + ((s * 0.6180339887) % 1.0 - 0.5) * 0.5 for s in seeds]
+        ax.scatter(xs, ys, s=28, alpha=0.8, zorder=3, color=f"C{x % 10}")
+        ax.hlines(mean, x - 0.35, x + 0.35, color="black", lw=1.5, zorder=4)
+        ax.fill_between([x - 0.35, x + 0.35], mean - std, mean + std, color=f"C{x % 10}", alpha=0.15)
+        ax.annotate(f"mean {mean:.4g}\nstd {std:.2g}\nrange {max(ys) - min(ys):.3g}", (x, min(ys)),
+                    xytext=(0, -14), textcoords="offset points", ha="center", va="top", fontsize=8)
+    ax.set_xticks(range(len(columns)), [label.replace(", ", "\n") for label in columns], fontsize=8)
+    ax.set_xlim(-0.6, len(columns) - 0.4)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low - 0.22 * (high - low), high)  # room for the numbers under each column
     ax.set_ylabel(f"final {metric}")
-    ax.set_title(f"{len(seeds)} seeds: range {summary['range']:.3g}", fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    n = max(len(v) for v in columns.values())
+    ax.set_title(f"{n} seed{'s' if n != 1 else ''} per column: dots are runs, black lines means, bands ±1 std",
+                 fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -138,26 +201,41 @@ def strip_plot(values: dict[int, float], metric: str, summary: dict[str, float])
 
 
 def sweep(spec_path: str, plan: TrainPlan, seeds: list[int], out: Path, jobs: int = 1,
-          epochs: int | None = None, metric: str | None = None, log: Callable[[str], None] = print) -> Sweep:
-    """Train every seed not yet done (``jobs`` at a time), then collect the final metric of each."""
-    from .session import with_overrides
-    total = with_overrides(plan, epochs).total_epochs
-    result = Sweep(out, metric or default_metric(plan))
-    todo = {}
-    for seed in seeds:
-        folder = out / f"seed_{seed}"
-        how = state(folder, total)
-        if how == "done":
-            log(f"seed {seed}: skipped, {folder} is complete")
-        else:
-            log(f"seed {seed}: {'resuming' if how == 'resume' else 'training'} in {folder}")
-            todo[seed] = command(spec_path, folder, seed, epochs, how == "resume")
+          epochs: int | None = None, metric: str | None = None, log: Callable[[str], None] = print,
+          sets: list[str] | None = None) -> Sweep:
+    """Train every (point, seed) not yet done (``jobs`` at a time), then collect the final metric of each.
+
+    ``sets``: ``--set`` texts; their grid's every point trains once per seed, in ``out/<point>/seed_<k>``.
+    """
+    result = Sweep(out, metric or default_metric(plan), grid(sets or []))
+    todo: dict[tuple[Point, int], list[str]] = {}
+    for point in result.points:
+        total = _total_epochs(spec_path, plan, point, epochs)
+        for seed in seeds:
+            folder = result.folder(point, seed)
+            how = state(folder, total)
+            said = f"{point.label}: " if point.sets else ""
+            if how == "done":
+                log(f"{said}seed {seed}: skipped, {folder} is complete")
+            else:
+                log(f"{said}seed {seed}: {'resuming' if how == 'resume' else 'training'} in {folder}")
+                todo[point, seed] = command(spec_path, folder, seed, epochs, how == "resume", point.sets)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        codes = dict(zip(todo, pool.map(lambda s: _train_one(todo[s], out / f"seed_{s}"), todo)))
-    for seed in seeds:
-        value = final_value(out / f"seed_{seed}", result.metric)
-        if codes.get(seed, 0) != 0 or value is None:  # a run may end early (steps, early_stop) yet be done
-            result.failed.append(seed)
-        else:
-            result.values[seed] = value
+        codes = dict(zip(todo, pool.map(lambda key: _train_one(todo[key], result.folder(*key)), todo)))
+    for point in result.points:
+        for seed in seeds:
+            value = final_value(result.folder(point, seed), result.metric)
+            if codes.get((point, seed), 0) != 0 or value is None:  # a run may end early (steps, early_stop)
+                result.failed.append((point, seed))
+            else:
+                result.results.setdefault(point, {})[seed] = value
     return result
+
+
+def _total_epochs(spec_path: str, plan: TrainPlan, point: Point, epochs: int | None) -> int:
+    """How many epochs a complete run of this point has: ``--set`` may change the plan (epochs, stages)."""
+    from .session import with_overrides
+    if point.sets:
+        from ..api import load
+        plan = load(spec_path, point.sets).program.train
+    return with_overrides(plan, epochs).total_epochs
