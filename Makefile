@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.agqc-installed
 
-.PHONY: setup demo test lint check bench fuzz clean dot browser
+.PHONY: setup demo test lint check bench fuzz clean dot browser lecture
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,17 @@ bench: setup
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/attention.py --sweep
 	$(PY) benchmarks/train_step.py
+
+# The lecture's five studies (docs/lecture4.md says what each measures and how long it took here):
+# each trains from specs/, writes benchmarks/results/lecture/<study>.json and docs/images/lecture/*.png;
+# report.py then rewrites docs/lecture4.md's tables. Finished runs under runs/lecture/ are reused.
+lecture: setup
+	OMP_NUM_THREADS=1 $(PY) benchmarks/lecture/seed_spread.py --jobs 2
+	$(PY) benchmarks/lecture/model_compare.py
+	$(PY) benchmarks/lecture/cnn_tf_best.py
+	$(PY) benchmarks/lecture/sinusoid.py
+	$(PY) benchmarks/lecture/cgan_control.py
+	$(PY) benchmarks/lecture/report.py
 
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m property -q -p no:randomly

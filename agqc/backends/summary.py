@@ -93,6 +93,10 @@ class Summary:
                                for k, v in self.by_precision()},
                 "rows": [r.__dict__ for r in self.rows if depth is None or r.depth <= depth]}
 
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        """A notebook shows a summary as its table, not as the dataclass."""
+        printer.text(self.text())
+
     def text(self, depth: int | None = None) -> str:
         """The table: rows nested at most ``depth`` deep (0: one row per network; None: every level),
         each repeat as its first copy and one row counting the rest; then the totals."""
