@@ -93,8 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     low.add_argument("--dry-run", action="store_true",
                      help="list which nodes would run in which precision, and which would fall back to PyTorch")
     sub.add_parser("ops", help="list the ops with their arguments")
-    from .cli_train import add_parsers
+    from .cli_train import add_parsers, add_set
     add_parsers(sub)
+    for name in ("build", "check", "emit", "summary", "lower", "draw"):
+        add_set(sub.choices[name])
     return p
 
 
@@ -202,7 +204,7 @@ def cmd_check(args) -> int:
     status = 0
     for path in args.specs:
         try:
-            spec = _load(path)
+            spec = _load(path, args.sets)
             print(f"{path}: ok ({_networks_line(spec.parameter_counts())})")
         except AgqcError as err:
             for d in err.diagnostics:
@@ -223,7 +225,7 @@ def _networks_line(counts: dict[str, int]) -> str:
 
 
 def cmd_emit(args) -> int:
-    spec = _load(args.spec)
+    spec = _load(args.spec, args.sets)
     if args.train:
         from .cli_train import _trainable
         if _trainable(args.spec) is None:
@@ -245,7 +247,7 @@ def cmd_emit(args) -> int:
 
 def cmd_summary(args) -> int:
     import json
-    spec = _load(args.spec)
+    spec = _load(args.spec, args.sets)
     summary = spec.summary()
     if args.weights:  # only then is torch imported: they are loaded into the built model to show they fit
         from .cli_train import weights_report
@@ -261,7 +263,7 @@ def cmd_summary(args) -> int:
 
 def cmd_build(args) -> int:
     from .build import BuildError, build, output_stem
-    spec = _load(args.spec)
+    spec = _load(args.spec, args.sets)
     stem = output_stem(args.spec)
     out = Path(args.output) if args.output else Path("build") / stem
     try:
@@ -282,7 +284,7 @@ def cmd_build(args) -> int:
 def cmd_draw(args) -> int:
     from .backends.drawing import INSTALL_HINT, DrawingTooBig, NotReadable, RenderError, have_dot, render_bytes
     from .build import output_stem, write_atomically
-    spec = _load(args.spec)
+    spec = _load(args.spec, args.sets)
     spec.require_model()
     import warnings
     try:
@@ -372,7 +374,7 @@ def cmd_fmt(args) -> int:
 def cmd_lower(args) -> int:
     from .backends.lower import LowerError, default_output, dry_run, lower
     from .build import write_atomically
-    spec = _load(args.spec)
+    spec = _load(args.spec, args.sets)
     spec.require_model()
     if args.network is not None:
         try:

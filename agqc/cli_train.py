@@ -44,9 +44,13 @@ def add_parsers(sub) -> None:
     w.add_argument("--set", action="append", metavar="NAME=VALUE", dest="sets", type=_override,
                    help="train with this override too; repeat a NAME for several values (a grid of all of them)")
     for p in (t, e, s):
-        p.add_argument("--set", action="append", metavar="NAME=VALUE", dest="sets", type=_override,
-                       help="change a train setting, a const or the model's precision, e.g. epochs=3, WIDTH=512, "
-                            "precision=fp64 (repeatable)")
+        add_set(p)
+
+
+def add_set(parser) -> None:
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", dest="sets", type=_override,
+                        help="change a train setting, a const or the model's precision, e.g. epochs=3, WIDTH=512, "
+                             "precision=fp64 (repeatable)")
 
 
 def _positive(text: str) -> int:

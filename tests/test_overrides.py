@@ -66,3 +66,13 @@ def test_a_targeted_setting():
     plan = agqc.load("specs/model_compare.agq", ['optimizer tf=adamw(lr=1e-4)']).program.train
     chosen = {net: dict(c.params)["lr"] for net, c in plan.stages[0].optimizers}
     assert chosen["tf"] == 1e-4 and chosen["cnn"] == 1e-3
+
+
+def test_check_summary_and_draw_take_set_too(tmp_path, capsys):
+    assert main(["summary", "specs/seed_spread_bit1.agq", "--set", "precision=binary"]) == 0
+    table = capsys.readouterr().out
+    assert "binary     334,336" in table  # the first and last layers' weights are binary too now
+    assert main(["check", "specs/bit1_classifier.agq", "--set", "WIDTH=5.5"]) == 1
+    assert "expects an integer, found `5.5`" in capsys.readouterr().err
+    assert main(["draw", "specs/bit1_classifier.agq", "--set", "WIDTH=64", "-o", str(tmp_path / "d.dot")]) == 0
+    assert "linear 64" in (tmp_path / "d.dot").read_text()
