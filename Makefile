@@ -54,9 +54,11 @@ bench: setup
 
 # The lecture's five studies (docs/lecture4.md says what each measures and how long it took here):
 # each trains from specs/, writes benchmarks/results/lecture/<study>.json and docs/images/lecture/*.png;
-# report.py then rewrites docs/lecture4.md's tables. Finished runs under runs/lecture/ are reused.
+# report.py then rewrites docs/lecture4.md's tables. One thread per training process (the seed spread runs
+# two at a time), so the figures repeat exactly; finished runs under runs/lecture/ are reused.
+lecture: export OMP_NUM_THREADS = 1
 lecture: setup
-	OMP_NUM_THREADS=1 $(PY) benchmarks/lecture/seed_spread.py --jobs 2
+	$(PY) benchmarks/lecture/seed_spread.py --jobs 2
 	$(PY) benchmarks/lecture/model_compare.py
 	$(PY) benchmarks/lecture/cnn_tf_best.py
 	$(PY) benchmarks/lecture/sinusoid.py

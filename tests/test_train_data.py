@@ -232,6 +232,48 @@ def test_sine_targets_continue_their_windows_and_the_test_phases_differ():
         data.describe("sine", {"waveform": "sqaure"})
 
 
+def test_sine_span_keeps_every_window_on_one_series_inside_the_span():
+    # a period longer than the span: a window's values then say where on the series it lies
+    p = {"window": 12, "count": 300, "period": 200.0, "span": 80.0}
+    t0s = torch.arange(-2000, 12001, dtype=torch.float64) / 100  # candidate start times, -20 .. 120, every 0.01
+    grid = torch.sin(2 * math.pi * (t0s[:, None] + torch.arange(13)) / 200)
+    for split in ("train", "test"):
+        d = data.load("sine", p, split)
+        series = torch.cat([d["windows"][:, :, 0], d["targets"]], dim=1).double()  # [N, 13]: a window and its target
+        nearest = torch.cdist(series, grid).min(dim=1)
+        assert nearest.values.max() < 1e-3, split  # on sin(2 pi t / period), phase 0 at t = 0
+        t0 = t0s[nearest.indices]
+        assert t0.min() >= -0.01 and t0.max() <= 80 - 12 - 1 + 0.01, split  # inside the span
+        assert t0.min() < 3 and t0.max() > 64, split  # and spread over it
+    assert torch.equal(data.load("sine", p, "train")["windows"], data.load("sine", p, "train")["windows"])
+    default = {"window": 12, "count": 300, "period": 25.0}
+    assert torch.equal(data.load("sine", {**default, "span": 0.0}, "train")["windows"],
+                       data.load("sine", default, "train")["windows"])  # span=0 is the old data, bit for bit
+    with pytest.raises(ValueError, match="span"):
+        data.describe("sine", {"window": 12, "span": 13})
+
+
+def test_sine_time_input_gives_times_in_the_span_and_the_value_there():
+    p = {"count": 300, "period": 25.0, "span": 200.0, "inputs": "time"}
+    assert data.describe("sine", p) == {"times": data.Field("float", (1,)), "targets": data.Field("float", (1,))}
+    train, test = data.load("sine", p, "train"), data.load("sine", p, "test")
+    assert train["times"].shape == train["targets"].shape == (300, 1) and test["times"].shape == (60, 1)
+    for d in (train, test):
+        t = d["times"].double()
+        assert t.min() >= 0 and t.max() < 200 and t.min() < 5 and t.max() > 195  # uniform over [0, span)
+        assert (d["targets"].double() - torch.sin(2 * math.pi * t / 25)).abs().max() < 1e-5
+    assert not torch.equal(train["times"][:60], test["times"])  # the test split is drawn from its own seed
+    assert torch.equal(data.load("sine", p, "train")["times"], train["times"])  # deterministic
+    noisy = data.load("sine", {**p, "noise": 0.1}, "train")
+    assert torch.equal(noisy["times"], train["times"])  # the noise is on the targets only
+    assert 0.05 < float((noisy["targets"] - train["targets"]).std()) < 0.15
+    square = data.load("sine", {**p, "waveform": "square"}, "train")
+    assert set(square["targets"].flatten().tolist()) == {-1.0, 1.0}
+    for bad, match in (({"span": 0.0}, "span"), ({"inputs": "times"}, "inputs"), ({"waveform": "mixed"}, "mixed")):
+        with pytest.raises(ValueError, match=match):
+            data.describe("sine", {**p, **bad})
+
+
 def test_sequences_are_arithmetic_progressions_mod_vocab():
     tokens = data.load("sequences", {"vocab": 11, "context": 6, "count": 30}, "train")["tokens"]
     step = (tokens[:, 1:] - tokens[:, :-1]) % 11

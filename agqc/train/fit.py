@@ -93,13 +93,14 @@ class Fitter:
         nets = self._with_role(role)
         if not nets:
             return self._mismatch(choice, f"a {role} network")
+        target = self._target(kind)  # what the networks predict is never what they read
         flow = self.program.flow
         if flow is not None:  # every flow output a network of the role computes gets its own loss
             found = [(i, flow.node(node).module) for i, (node, _) in enumerate(flow.outputs)
                      if flow.node(node).module in nets]
             if not found:
                 return self._mismatch(choice, f"a flow output computed by the {role} `{nets[0]}`")
-            call = self._flow_call(choice.span)
+            call = self._flow_call(choice.span, reserved=target)
             if call is None or not all(check(flow, i, net or "", choice) for i, net in found):
                 return None
             reached = set(self._reached(flow, *(i for i, _ in found)))
@@ -108,7 +109,7 @@ class Fitter:
                                  networks=tuple(n.name for n in self.program.networks if n.name in reached))
         calls = []
         for net in nets:
-            call = self._network_call(net, choice.span)
+            call = self._network_call(net, choice.span, reserved=target)
             if call is None or not check(self._graph(net), 0, net, choice):
                 return None
             calls.append(call)
@@ -254,19 +255,23 @@ class Fitter:
                                   "add `-> scale(-1, 1)` to the data")
 
     # ---- inputs --------------------------------------------------------------------
-    def _network_call(self, net: str, span: Span, noise: bool = False) -> Call | None:
+    def _network_call(self, net: str, span: Span, noise: bool = False, reserved: str | None = None) -> Call | None:
         graph = self._graph(net)
-        feeds = [self._feed(name, t, span, noise) for name, t in zip(graph.inputs, graph.input_types())]
+        feeds = [self._feed(name, t, span, noise, reserved) for name, t in zip(graph.inputs, graph.input_types())]
         return None if any(f is None for f in feeds) else Call(net, tuple(f for f in feeds if f))
 
-    def _flow_call(self, span: Span) -> Call | None:
+    def _flow_call(self, span: Span, reserved: str | None = None) -> Call | None:
         flow = self.program.flow
         assert flow is not None
-        feeds = [self._feed(name, t, span, False) for name, t in zip(flow.inputs, flow.input_types())]
+        feeds = [self._feed(name, t, span, False, reserved) for name, t in zip(flow.inputs, flow.input_types())]
         return None if any(f is None for f in feeds) else Call(None, tuple(f for f in feeds if f))
 
-    def _feed(self, name: str, t: TensorType, span: Span, noise: bool) -> Feed | None:
-        """What input ``name`` of type ``t`` receives: the field it is fed, the one that fits, or noise."""
+    def _feed(self, name: str, t: TensorType, span: Span, noise: bool, reserved: str | None = None) -> Feed | None:
+        """What input ``name`` of type ``t`` receives: the field it is fed, the one that fits, or noise.
+
+        ``reserved`` is the field the objective predicts (``labels``, ``targets``): feeding it to an input
+        would let the network read its answer, so it is an error when asked for and never chosen otherwise.
+        """
         dtype = "int" if t.dtype == DType.INT else "float"
         if t.rank and isinstance(t.shape[0], int) and t.shape[0] != self.data.batch:
             self.reporter.error(Code.DATA_MISMATCH, f"input `{name}` takes {t}: batches of exactly {t.shape[0]}, "
@@ -281,10 +286,14 @@ class Fitter:
                 self.reporter.error(Code.UNKNOWN_NAME, f"`{self.data.dataset.name}` has no field `{field_name}`",
                                     where, did_you_mean(field_name, known) or "fields: " + ", ".join(known))
                 return None
+            if field_name == reserved:
+                self.reporter.error(Code.DATA_MISMATCH, f"input `{name}` is fed `{field_name}`, the field the "
+                                    "objective predicts: the network would read its own answer", where)
+                return None
             candidates = [self.data.field(field_name)]
             span = where
         else:
-            candidates = [f for f in self.data.fields if f.dtype == dtype]
+            candidates = [f for f in self.data.fields if f.dtype == dtype and f.name != reserved]
             span = self.data.span  # the data is what does not fit
         fitting = [f for f in candidates if _fits(t, f)]
         if fitting:
@@ -295,9 +304,11 @@ class Fitter:
             return Feed(None, tuple(int(d) for d in t.shape[1:]), "float")
         shown = ", ".join(f"`{f.name}` {format_dims(('N',) + f.shape)}" + ("" if f.dtype == "float" else " (int)")
                           for f in candidates or self.data.fields)
-        note = _transform_hint(t, candidates)
+        notes = [n for n in (_transform_hint(t, candidates),) if n]
+        if reserved is not None and name not in self.feeds and _fits(t, self.data.field(reserved)):
+            notes.append(f"`{reserved}` fits, but it is what the network predicts, so it is never its input")
         self.reporter.error(Code.DATA_MISMATCH, f"input `{name}` takes {t}, and no field of "
-                            f"`{self.data.dataset.name}` fits it: {shown}", span, *([note] if note else []))
+                            f"`{self.data.dataset.name}` fits it: {shown}", span, *notes)
         return None
 
     def input_names(self) -> set[str]:

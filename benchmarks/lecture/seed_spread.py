@@ -17,9 +17,12 @@ from common import ROOT, SPECS, Study, arguments
 # label: (spec, --set overrides). The third column tests one reason the 1-bit spread may be smaller here
 # than in the lecture: with `precision=binary` on the model, the first and last layers' weights are
 # binary too (their inputs stay real), as in Larq's fully binarised examples.
+# The last two test another: one epoch instead of ten, a network far from converged.
 VARIANTS = {"64-bit (fp64)": ("seed_spread_fp64.agq", []),
             "1-bit hidden layers": ("seed_spread_bit1.agq", []),
-            "1-bit, first and last too": ("seed_spread_bit1.agq", ["precision=binary"])}
+            "1-bit, first and last too": ("seed_spread_bit1.agq", ["precision=binary"]),
+            "64-bit, 1 epoch": ("seed_spread_fp64.agq", ["epochs=1"]),
+            "1-bit, first and last too, 1 epoch": ("seed_spread_bit1.agq", ["precision=binary", "epochs=1"])}
 
 
 def main() -> None:

@@ -168,6 +168,7 @@ def _generated(p, split: str) -> tuple[torch.Generator, int]:
 
 
 WAVEFORMS = ("sine", "square", "sawtooth", "triangle")
+SINE_INPUTS = ("window", "time")  # what an example of `sine` gives the model: the samples before, or the time
 
 
 def _sine_describe(p):
@@ -176,6 +177,16 @@ def _sine_describe(p):
         raise ValueError(f"waveform must be one of {', '.join(WAVEFORMS)} or mixed, not {p['waveform']!r}")
     if p["noise"] < 0:
         raise ValueError(f"noise must not be negative, not {p['noise']!r}")
+    if p["inputs"] not in SINE_INPUTS:
+        raise ValueError(f"inputs must be one of {', '.join(SINE_INPUTS)}, not {p['inputs']!r}")
+    if p["inputs"] == "time":  # one time t and the value there: the times are drawn from [0, span)
+        if p["span"] <= 0:
+            raise ValueError(f"inputs=\"time\" draws times from [0, span): span must be above 0, not {p['span']!r}")
+        if p["waveform"] == "mixed":
+            raise ValueError("inputs=\"time\" needs one waveform: a time alone cannot say which of mixed it is")
+        return {"times": Field("float", (1,)), "targets": Field("float", (1,))}  # times first: a [B, 1] input binds it
+    if p["span"] < 0 or 0 < p["span"] <= p["window"] + 1:
+        raise ValueError(f"span must be 0 or above window + 1 = {p['window'] + 1}, not {p['span']!r}")
     return {"windows": Field("float", (p["window"], 1)), "targets": Field("float", (1,))}
 
 
@@ -195,7 +206,16 @@ def _sine_load(p, split):
     import torch
     _sine_describe(p)
     g, n = _generated(p, split)
-    start = torch.rand(n, 1, generator=g) * p["period"]  # a random phase for each window
+    if p["inputs"] == "time":  # one series from phase 0, read at times drawn uniformly from [0, span)
+        times = torch.rand(n, 1, generator=g) * p["span"]
+        targets = _wave(p["waveform"], torch.frac(times / p["period"]))
+        if p["noise"]:  # noise on the target (not clamped); the time itself is exact
+            targets = targets + p["noise"] * torch.randn(targets.shape, generator=g)
+        return {"times": times, "targets": targets}
+    if p["span"]:  # one series from phase 0: each window starts at a random time of [0, span - window - 1]
+        start = torch.rand(n, 1, generator=g) * (p["span"] - p["window"] - 1)
+    else:
+        start = torch.rand(n, 1, generator=g) * p["period"]  # a random phase for each window
     u = torch.frac((start + torch.arange(p["window"] + 1)) / p["period"])
     kinds = WAVEFORMS if p["waveform"] == "mixed" else (p["waveform"],)
     pick = torch.randint(len(kinds), (n, 1), generator=g)
@@ -210,10 +230,15 @@ def _sine_load(p, split):
 
 _dataset("sine", (Param("window", int, 20, "samples the model sees"),
                   Param("count", int, 2000, "training windows (the test split has a fifth as many)"),
-                  Param("noise", float, 0.0, "standard deviation of gaussian noise on the inputs"),
+                  Param("noise", float, 0.0, "standard deviation of gaussian noise on the inputs (for "
+                                             "inputs=\"time\": on the targets)"),
                   Param("waveform", str, "sine", "sine, square, sawtooth, triangle, or mixed"),
-                  Param("period", float, 25.0, "samples per period")),
-         "generated waveforms in [-1, 1]: predict the next sample after a window",
+                  Param("period", float, 25.0, "samples per period"),
+                  Param("span", float, 0.0, "0: a random phase per window; else every window (train and test) lies "
+                                            "in t = 0 .. span of one series starting at phase 0"),
+                  Param("inputs", str, "window", "window: `windows` [window, 1], the samples before the target; "
+                                                "time: `times` [1], a time t drawn from [0, span) (needs span > 0)")),
+         "generated waveforms in [-1, 1]: predict the next sample after a window (or the value at a time t)",
          "generated here; no third-party data", _sine_describe, _sine_load)
 
 
