@@ -151,3 +151,12 @@ def test_the_compiler_does_not_import_the_highlighter():
             "print('agqc.highlight' in sys.modules, 'pygments' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_pygments_finds_the_lexer_by_name_and_file_name():
+    """The `pygments.lexers` entry point (pyproject.toml): pygmentize, Sphinx and Jupyter find it."""
+    from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+
+    from agqc.highlight import AgqLexer
+    assert isinstance(get_lexer_by_name("agq"), AgqLexer)
+    assert isinstance(get_lexer_for_filename("specs/cgan.agq"), AgqLexer)
