@@ -190,6 +190,14 @@ class Spec:
         from .train.session import train
         return train(self, Path(out) if out is not None else None, epochs, seed, device, progress=progress)
 
+    def data(self, split: str = "test") -> dict:
+        """The train section's data as the trainer reads it (transforms applied, no augmentation): a dict of
+        tensors with the examples first, e.g. ``{"images": [1000, 1, 28, 28], "labels": [1000]}``."""
+        if self.program.train is None:
+            raise ValueError(f"{self.program.file} has no `train` section, so no data")
+        from .train.core.loop import load_split
+        return load_split(self.program.train.to_json(), split, "cpu")
+
     def require_network(self, name: str) -> None:
         if name not in self.networks:
             from .diagnostics import did_you_mean

@@ -474,3 +474,12 @@ def test_steps_per_epoch_counts_the_batches(n, batch, world):
 def test_batches_check_their_arguments():
     with pytest.raises(ValueError, match="rank"):
         next(data.batches({"i": torch.arange(4)}, 2, shuffle=False, seed=0, epoch=0, rank=2, world=2))
+
+
+def test_a_spec_gives_its_data_as_the_trainer_reads_it():
+    import agqc
+    root = Path(__file__).resolve().parent.parent
+    test = agqc.load(root / "specs" / "dnn_classifier.agq").data("test")
+    assert tuple(test["images"].shape) == (360, 1, 28, 28) and tuple(test["labels"].shape) == (360,)
+    with pytest.raises(ValueError, match="no `train` section"):
+        agqc.load(root / "specs" / "gpt2.agq").data()

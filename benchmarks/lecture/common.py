@@ -59,6 +59,5 @@ class Study:
 
 def test_images(spec):
     """The spec's test split as its training reads it (data transforms applied, no augmentation)."""
-    from agqc.train.core.loop import load_split
-    fields = load_split(spec.program.train.to_json(), "test", "cpu")
+    fields = spec.data("test")
     return fields["images"], fields["labels"]
