@@ -1,4 +1,4 @@
-"""The command line: ``agqc build|check|draw|emit|fmt|lower|summary|ops|train|eval|sample|sweep``.
+"""The command line: ``agqc build|check|draw|emit|fmt|lower|summary|ops|train|eval|sample|sweep|lsp|serve``.
 
 Takes argv; returns an exit status: 0 fine, 1 a problem in the user's spec
 (every diagnostic printed), 2 a bug in agqc.  ``check`` and ``summary``
@@ -93,8 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     low.add_argument("--dry-run", action="store_true",
                      help="list which nodes would run in which precision, and which would fall back to PyTorch")
     sub.add_parser("ops", help="list the ops with their arguments")
+    from .cli_tools import add_parsers as add_tool_parsers
     from .cli_train import add_parsers, add_set
     add_parsers(sub)
+    add_tool_parsers(sub)
     for name in ("build", "check", "emit", "summary", "lower", "draw"):
         add_set(sub.choices[name])
     return p
@@ -421,8 +423,9 @@ def _show(value) -> str:
 
 
 def _training_commands() -> dict:
+    from .cli_tools import COMMANDS as TOOLS
     from .cli_train import COMMANDS as TRAINING
-    return TRAINING
+    return {**TRAINING, **TOOLS}
 
 
 COMMANDS = {"build": cmd_build, "check": cmd_check, "draw": cmd_draw, "emit": cmd_emit, "fmt": cmd_fmt,

@@ -21,13 +21,18 @@ from .passes.validate import validate
 from .policy import RECURSION_LIMIT
 
 
-def check(path: str | Path, overrides: tuple = ()) -> Program:
-    """``overrides``: ``agqc.overrides.Override`` s (``--set NAME=VALUE``) applied to the main file."""
+def check(path: str | Path, overrides: tuple = (), buffers: dict[str, str] | None = None,
+          parsed: dict | None = None) -> Program:
+    """``overrides``: ``agqc.overrides.Override`` s (``--set NAME=VALUE``) applied to the main file.
+
+    ``buffers``: resolved path -> text to check instead of that file's (an editor's unsaved buffer);
+    ``parsed``: a cache of syntax trees the caller keeps between checks (``loader.load``).
+    """
     reporter = Reporter()
     outer = sys.getrecursionlimit()
     sys.setrecursionlimit(max(outer, RECURSION_LIMIT))
     try:
-        scope = load(path, reporter, overrides)
+        scope = load(path, reporter, overrides, buffers, parsed)
         program = elaborate(scope, reporter)
         if scope.model is not None and not reporter.errors and _has_train(scope.model):
             from .train.check import check_train  # only specs with a train section pay for importing it

@@ -38,12 +38,19 @@ class Scope:
     sources: dict[str, str] = field(default_factory=dict)
     tokens: int = 0  # read so far, in every file: the whole program has a limit as each file does
     overrides: tuple = ()  # `--set NAME=VALUE` (agqc.overrides.Override), spliced into the main file
+    buffers: dict[str, str] = field(default_factory=dict)  # resolved path -> unsaved text, read instead of the file
+    parsed: dict | None = None  # (file, text) -> ast.Module: a caller's cache of files parsed before (agqc lsp)
 
 
-def load(path: str | Path, reporter: Reporter, overrides: tuple = ()) -> Scope:
-    """Parse the main file and its imports, with ``overrides`` spliced into the main file; evaluate constants."""
+def load(path: str | Path, reporter: Reporter, overrides: tuple = (),
+         buffers: dict[str, str] | None = None, parsed: dict | None = None) -> Scope:
+    """Parse the main file and its imports, with ``overrides`` spliced into the main file; evaluate constants.
+
+    ``buffers`` maps resolved paths to text an editor holds unsaved: read instead of those files.
+    ``parsed``, a dict the caller keeps between loads, holds each file's syntax tree by (name, text).
+    """
     path = Path(path)
-    scope = Scope(main=str(path), overrides=tuple(overrides))
+    scope = Scope(main=str(path), overrides=tuple(overrides), buffers=dict(buffers or {}), parsed=parsed)
     root = path.resolve().parent
     order: list[ast.Module] = []
     _load_file(path, None, root, scope, reporter, [], order, set(), [])
@@ -122,7 +129,7 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
     if key in done or scope.tokens > MAX_PROGRAM_TOKENS:  # past the limit: said once, at the file that passed it
         return
     try:
-        text = read_source(path)
+        text = _buffered(scope.buffers[str(key)], path) if str(key) in scope.buffers else read_source(path)
     except SourceTooLarge:
         reporter.error(Code.LIMIT, f"{path.name} is larger than {MAX_FILE_BYTES:,} bytes", span or _top(path))
         return
@@ -136,7 +143,7 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
         return
     scope.sources[str(path)] = text
     try:
-        module = parse_source(text, str(path), budget=MAX_PROGRAM_TOKENS - scope.tokens)
+        module = parse_cached(text, str(path), MAX_PROGRAM_TOKENS - scope.tokens, scope.parsed)
     except AgqcError as err:
         for d in err.diagnostics:
             reporter._add(d)
@@ -159,6 +166,24 @@ def _load_file(path: Path, span: Span | None, root: Path, scope: Scope, reporter
     stack.pop()
     done.add(key)
     order.append(module)
+
+
+def _buffered(text: str, path: Path) -> str:
+    """An editor's unsaved text, held to the limit a file on disk is."""
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise SourceTooLarge(path)
+    return text
+
+
+def parse_cached(text: str, file: str, budget: int, cache: dict | None) -> ast.Module:
+    """``parse_source``, or the tree parsed before from the same name and text (within the same budget)."""
+    key = (file, text)
+    if cache is not None and key in cache and cache[key].tokens < budget:  # the trees are frozen: safe to share
+        return cache[key]
+    module = parse_source(text, file, budget=budget)
+    if cache is not None:
+        cache[key] = module
+    return module
 
 
 def _resolve_import(item: ast.Import, importer: Path, root: Path, reporter: Reporter) -> Path | None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 import agqc
+import headless
 from agqc import cli
 from agqc.backends.drawing import have_dot
 
@@ -75,36 +75,12 @@ def test_cli_writes_html_by_suffix_and_by_format(tmp_path, capsys):
 
 # ---- in a real browser -------------------------------------------------------------------------------
 
-BROWSER_HINT = ("no headless browser: install Debian's chromium and its driver (`apt-get install chromium "
-                "chromium-driver`, or run `make test` as root, which does) and selenium (`pip install -e '.[dev]'`)")
-
-
-def _browser_missing() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return BROWSER_HINT
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")) or not shutil.which("chromedriver"):
-        return BROWSER_HINT
-    return None if have_dot() else "Graphviz's dot is not installed: `make setup` installs it"
-
-
 @pytest.fixture(scope="module")
 def browser():
-    missing = _browser_missing()
-    if missing:
-        pytest.skip(missing)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert binary is not None
-    options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000", "--hide-scrollbars", "--force-device-scale-factor=1"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
-    driver.set_page_load_timeout(60)
+    reason = headless.missing()
+    if reason:
+        pytest.skip(reason)
+    driver = headless.chrome(1400, 1000)
     yield driver
     driver.quit()
 

@@ -273,3 +273,15 @@ def test_a_killed_build_leaves_the_earlier_folder_whole(how, tmp_path):
     assert run("build", spec, "-o", out).returncode == 0  # and the next build clears a killed one's
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gan.agq", "out"]
     assert "first.pt2" not in _folder(out)
+
+
+def test_an_editors_unsaved_text_is_held_to_the_file_size_limit(tmp_path):
+    """`agqc lsp` checks buffers through the loader: one past MAX_FILE_BYTES is a `limit` error, as a file is."""
+    from agqc.diagnostics import AgqcError
+    from agqc.frontend import check
+    from agqc.policy import MAX_FILE_BYTES
+    spec = tmp_path / "m.agq"
+    spec.write_text("")
+    with pytest.raises(AgqcError) as caught:
+        check(spec, buffers={str(spec.resolve()): "#" * (MAX_FILE_BYTES + 1)})
+    assert [d.code for d in caught.value.errors] == ["limit"]
