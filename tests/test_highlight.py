@@ -160,3 +160,16 @@ def test_pygments_finds_the_lexer_by_name_and_file_name():
     from agqc.highlight import AgqLexer
     assert isinstance(get_lexer_by_name("agq"), AgqLexer)
     assert isinstance(get_lexer_for_filename("specs/cgan.agq"), AgqLexer)
+
+
+def _doc_blocks():
+    for doc in sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]:
+        for i, block in enumerate(re.findall(r"^```agq\n(.*?)^```", doc.read_text(), re.S | re.M)):
+            yield pytest.param(block, id=f"{doc.name}-{i}")
+
+
+@pytest.mark.parametrize("block", list(_doc_blocks()))
+def test_the_docs_agq_blocks_are_tagged_and_lex_cleanly(block):
+    """The docs mark .agq code as ```agq, so Pygments-based renderers (MkDocs, Sphinx) highlight it."""
+    tokens = list(AgqLexer().get_tokens(block))
+    assert not [value for kind, value in tokens if kind in Error]
