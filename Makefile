@@ -51,6 +51,7 @@ bench: setup
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/attention.py --sweep
 	$(PY) benchmarks/train_step.py
+	$(PY) benchmarks/lsp_latency.py
 
 # The lecture's five studies (docs/lecture4.md says what each measures and how long it took here):
 # each trains from specs/, writes benchmarks/results/lecture/<study>.json and docs/images/lecture/*.png;
