@@ -35,8 +35,9 @@ setup: $(STAMP) dot
 demo: setup
 	$(VENV)/bin/agqc build specs/cgan.agq
 
+# One pytest worker per core (pytest-xdist), each test file on one worker (module fixtures run once).
 test: setup browser lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 # ruff over the code; mypy over the typed core (the files listed under [tool.mypy] in pyproject.toml).
 lint: setup

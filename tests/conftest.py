@@ -10,6 +10,12 @@ from hypothesis import HealthCheck, settings
 
 from agqc.policy import BUILD_WEIGHTS_LIMIT
 
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # `make test` runs one worker per core (pytest-xdist): each computes on one thread, as do the agqc
+    # processes it starts, so workers do not fight over cores and a child trains exactly as its parent.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 # Hypothesis profiles: `ci` (the default: a few hundred examples per property, minutes in all) and
 # `fuzz` (`make fuzz`: at least 10,000 per property). Property tests take their size from the profile
 # and must not pin max_examples themselves.

@@ -187,8 +187,10 @@ def test_a_request_too_large_is_refused_without_reading_it(server, course):
 
 def test_the_command_prints_its_address_and_refuses_what_it_cannot_serve(course):
     agqc = [sys.executable, "-m", "agqc", "serve"]
+    # a pytest-xdist worker ignores SIGINT, and a child would inherit that: give it Ctrl-C back
     proc = subprocess.Popen(agqc + [str(course), "--port", "0", "--open", DNN], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = proc.stdout.readline()
         assert line.startswith("agqc serve: http://127.0.0.1:") and f"#{DNN} " in line, line
