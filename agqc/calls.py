@@ -266,6 +266,8 @@ class Calls:
 
     def tensor_binop(self, e: ast.BinOp, left: Value, right: Value, f: Frame, ctx: Context) -> Value:
         names = {"+": "add", "*": "mul"}
+        if _number(left) != _number(right):  # a tensor and a number: `x * 0.5`, `x - 1`, `1 - x`, `x / 255`
+            return self._scaled(e, left, right, f, ctx)
         if e.op not in names or not (isinstance(left, TVal) and isinstance(right, TVal)):
             if isinstance(left, TupleVal) or isinstance(right, TupleVal):
                 self.reporter.error(Code.TUPLE_VALUE, f"`{e.op}` takes one tensor on each side", e.span,
@@ -278,6 +280,30 @@ class Calls:
         op = lookup(names[e.op])
         assert op is not None
         return self.op_call(op, e.span, None, None, [(left, e.left.span), (right, e.right.span)], {}, f, ctx, False)
+
+    def _scaled(self, e: ast.BinOp, left: Value, right: Value, f: Frame, ctx: Context) -> Value:
+        """A tensor and a number as one ``scale(factor, offset)``: x*c, c*x, x/c, x+c, c+x, x-c, c-x."""
+        tensor, number, tensor_first = (left, right, True) if _number(right) else (right, left, False)
+        span = e.right.span if tensor_first else e.left.span
+        if not isinstance(tensor, TVal):
+            self.reporter.error(Code.ARG_TYPE, f"`{e.op}` between {kind_of(left)} and {kind_of(right)} is not "
+                                "supported", e.span, "a number combines with a tensor, not with this")
+            return POISON
+        c = float(number)  # type: ignore[arg-type]
+        factor_offset = {"*": (c, 0.0), "+": (1.0, c), "-": (1.0, -c) if tensor_first else (-1.0, c)}
+        if e.op == "/" and tensor_first and c != 0:
+            factor_offset["/"] = (1.0 / c, 0.0)
+        if e.op not in factor_offset:
+            hint = "dividing by 0 gives no finite tensor" if e.op == "/" and tensor_first else (
+                "a tensor combines with a number by `+`, `-`, `*`, and `/` by a number")
+            self.reporter.error(Code.ARG_TYPE, f"`{e.op}` between {kind_of(left)} and {kind_of(right)} is not "
+                                "supported", e.span, hint)
+            return POISON
+        factor, offset = factor_offset[e.op]
+        op = lookup("scale")
+        assert op is not None
+        return self.op_call(op, e.span, None, None, [(tensor, e.span), (factor, span), (offset, span)], {}, f, ctx,
+                            False)
 
     # ---- blocks --------------------------------------------------------------------
     def block_call(self, block: ast.Block, e: ast.Call, positional: Positional, kwargs: Keywords, f: Frame,
@@ -405,3 +431,7 @@ def substitute(t: TensorType, binding: dict[str, Dim]) -> TensorType:
 
 
 __all__ = ["Calls", "linear_hint", "match_type", "substitute", "snake", "Sym"]
+
+
+def _number(v: Value) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -57,6 +57,7 @@ EXAMPLES = {
     "dropout": ("[B, 6]", "x -> dropout(0.2)"),
     "relu": ("[B, 6]", "x -> relu()"),
     "leaky_relu": ("[B, 6]", "x -> leaky_relu(0.2)"),
+    "scale": ("[B, 6]", "1 - x * 0.5 / 4"),
     "gelu": ("[B, 6]", "x -> gelu()"),
     "silu": ("[B, 6]", "x -> silu()"),
     "tanh": ("[B, 6]", "x -> tanh()"),

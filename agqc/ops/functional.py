@@ -192,6 +192,30 @@ _binary("add", "+", "element-wise sum (residual and skip connections)")
 _binary("mul", "*", "element-wise product (gating, conditioning)", glyph="\u00d7")
 
 
+def _scale_label(c: OpCall) -> str:
+    factor, offset = c.args["factor"], c.args["offset"]
+    sign = "+" if offset >= 0 else "\u2212"
+    parts = ([f"\u00d7 {factor:g}"] if factor != 1 else []) + ([f"{sign} {abs(offset):g}"] if offset != 0 else [])
+    return " ".join(parts) or "\u00d7 1"
+
+
+def _scale_expr(x: str, factor: float, offset: float) -> str:
+    """``x * 0.02 - 2.0`` as written, without the parts that do nothing."""
+    expr = x if factor == 1 else f"{x} * {float(factor)!r}"
+    if offset:
+        expr = f"{expr} {'+' if offset > 0 else '-'} {abs(float(offset))!r}"
+    return f"({expr})" if expr != x else x
+
+
+# `x * 0.5`, `x - 1`, `2 * x + 1`: a tensor and a number meet in one of these (agqc/calls.py's tensor_binop).
+declare(OpDef(
+    "scale", "x * factor + offset, by constants (nothing learned): what `x * 0.5 - 1` means", 1,
+    (Arg("factor", "float", 1.0), Arg("offset", "float", 0.0)), _same, params=lambda c: 0, macs=lambda c: 0,
+    lower=lambda e: (None, _scale_expr(e.inputs[0], e.call.args["factor"], e.call.args["offset"])),
+    label=_scale_label,
+))
+
+
 # ---- sampling -------------------------------------------------------------------
 def _normal_infer(c: OpCall):
     dims = _dims_value(c.args["dims"])
