@@ -13,7 +13,8 @@ checked exactly as the spec is: a wrong value is a located diagnostic in the pse
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Any
 
 from . import ast
 from .diagnostics import AgqcError, Reporter, Span, did_you_mean, typed_source
@@ -37,7 +38,7 @@ def parse_override(text: str) -> Override:
     """``NAME=VALUE`` -> an Override; ValueError saying what is wrong otherwise."""
     name, eq, value = text.partition("=")
     name = " ".join(name.split())
-    if not eq or not value.strip() or not re.fullmatch(r"[A-Za-z_]\w*( [A-Za-z_][\w.]*)?", name):
+    if not eq or not value.strip() or "\n" in value or not re.fullmatch(r"[A-Za-z_]\w*( [A-Za-z_][\w.]*)?", name):
         raise ValueError(f"--set {text}: expected NAME=VALUE, e.g. epochs=3, optimizer=adam(lr=1e-2), WIDTH=512 "
                          "or precision=fp64")
     return Override(text.strip(), name, value.strip())
@@ -70,14 +71,30 @@ def _apply_one(module: ast.Module, o: Override, sources: dict[str, str], reporte
     return module
 
 
-def _parse(text: str, o: Override, sources: dict[str, str], reporter: Reporter) -> ast.Module | None:
-    sources[o.file] = text
+def _parse(text: str, o: Override, sources: dict[str, str], reporter: Reporter, lead: int = 0) -> ast.Module | None:
+    """The snippet parsed; ``lead`` wrapper lines come before the typed one, and every span (of the tree and
+    of a syntax error) is moved up by them, so that `--set NAME:1:COL` points into what was typed."""
+    sources[o.file] = text.split("\n", lead)[lead] if lead else text
     try:
-        return parse_source(text, o.file)
+        return _moved(parse_source(text, o.file), o.file, lead)
     except AgqcError as err:
         for d in err.diagnostics:
-            reporter._add(d)
+            reporter._add(_moved(d, o.file, lead))
         return None
+
+
+def _moved(node: Any, file: str, lead: int) -> Any:
+    """``node`` (a frozen dataclass tree) with its spans in ``file`` ``lead`` lines higher."""
+    if not lead:
+        return node
+    if isinstance(node, Span):
+        return replace(node, line=max(1, node.line - lead), end_line=max(1, node.end_line - lead)) \
+            if node.file == file else node
+    if isinstance(node, tuple):
+        return tuple(_moved(item, file, lead) for item in node)
+    if is_dataclass(node) and not isinstance(node, type):
+        return replace(node, **{f.name: _moved(getattr(node, f.name), file, lead) for f in fields(node) if f.init})
+    return node
 
 
 def _model(module: ast.Module) -> ast.Model | None:
@@ -96,10 +113,9 @@ def _setting(module: ast.Module, o: Override, sources: dict[str, str], reporter:
                        Span(o.file, 1, 1, 1, len(o.name) + 1))
         return module
     # the typed text is the snippet's third line, so a diagnostic's column matches what was typed
-    parsed = _parse(f"model _M {{\ntrain {{\n{o.name} = {o.value}\n}}\n}}\n", o, sources, reporter)
+    parsed = _parse(f"model _M {{\ntrain {{\n{o.name} = {o.value}\n}}\n}}\n", o, sources, reporter, lead=2)
     if parsed is None:
         return module
-    sources[o.file] = "\n\n" + f"{o.name} = {o.value}"
     new = next(s for s in _model(parsed).body if isinstance(s, ast.TrainSection)).settings[0]  # type: ignore[union-attr]
 
     def kept(settings: tuple[ast.Setting, ...]) -> tuple[ast.Setting, ...]:
