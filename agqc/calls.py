@@ -266,8 +266,8 @@ class Calls:
 
     def tensor_binop(self, e: ast.BinOp, left: Value, right: Value, f: Frame, ctx: Context) -> Value:
         names = {"+": "add", "*": "mul"}
-        if _number(left) != _number(right):  # a tensor and a number: `x * 0.5`, `x - 1`, `1 - x`, `x / 255`
-            return self._scaled(e, left, right, f, ctx)
+        if (isinstance(left, TVal) and _number(right)) or (_number(left) and isinstance(right, TVal)):
+            return self._scaled(e, left, right, f, ctx)  # `x * 0.5`, `x - 1`, `1 - x`, `x / 255`
         if e.op not in names or not (isinstance(left, TVal) and isinstance(right, TVal)):
             if isinstance(left, TupleVal) or isinstance(right, TupleVal):
                 self.reporter.error(Code.TUPLE_VALUE, f"`{e.op}` takes one tensor on each side", e.span,
@@ -283,12 +283,9 @@ class Calls:
 
     def _scaled(self, e: ast.BinOp, left: Value, right: Value, f: Frame, ctx: Context) -> Value:
         """A tensor and a number as one ``scale(factor, offset)``: x*c, c*x, x/c, x+c, c+x, x-c, c-x."""
-        tensor, number, tensor_first = (left, right, True) if _number(right) else (right, left, False)
+        tensor_first = isinstance(left, TVal)
+        tensor, number = (left, right) if tensor_first else (right, left)
         span = e.right.span if tensor_first else e.left.span
-        if not isinstance(tensor, TVal):
-            self.reporter.error(Code.ARG_TYPE, f"`{e.op}` between {kind_of(left)} and {kind_of(right)} is not "
-                                "supported", e.span, "a number combines with a tensor, not with this")
-            return POISON
         c = float(number)  # type: ignore[arg-type]
         factor_offset = {"*": (c, 0.0), "+": (1.0, c), "-": (1.0, -c) if tensor_first else (-1.0, c)}
         if e.op == "/" and tensor_first and c != 0:

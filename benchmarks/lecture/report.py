@@ -100,7 +100,7 @@ def sinusoid(r: dict) -> str:
 
 
 def times(results: dict[str, dict]) -> str:
-    seconds = {name: r.get("seconds", r.get("total_seconds", 0.0)) for name, r in results.items()}
+    seconds = {name: r["seconds"] for name, r in results.items()}
     rows = [[f"`{name}`", f"{s / 60:.1f} min"] for name, s in seconds.items()]
     total = sum(seconds.values())
     return _table(["study", "wall time on this machine"], rows + [["all", f"{total / 60:.1f} min"]])

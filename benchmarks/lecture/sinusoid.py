@@ -170,7 +170,7 @@ def main(argv=None) -> int:
                      "main_seed": MAIN_SEED, "rnn_seeds": list(RNN_SEEDS), "spread_seeds": list(seeds),
                      "note": "the weights after the last epoch run (agqc keeps no best-epoch weights in Run.model)"},
         "models": results,
-        "total_seconds": round(total, 1),
+        "seconds": round(total, 1),
         "machine": machine_info(torch=torch.__version__, threads=torch.get_num_threads(),
                                 loadavg_at_start=load_at_start),
     }
